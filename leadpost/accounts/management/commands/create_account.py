@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError, CommandParser
+
+from leadpost.accounts.models import Account, validate_time_zone
+from leadpost.lib.commands import OperatorCommand
+
+
+class Command(OperatorCommand):
+    help = "Create an account (an agency)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--time-zone", default="America/Chicago", help="IANA name.")
+        super().add_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            validate_time_zone(options["time_zone"])
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from None
+        account = Account.objects.create(name=options["name"], time_zone=options["time_zone"])
+        self.report(
+            options,
+            {"account": {"id": account.pk, "name": account.name, "timeZone": account.time_zone}},
+            [f"Created account {account.pk}: {account.name} ({account.time_zone})"],
+        )

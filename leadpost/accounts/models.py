@@ -1,0 +1,98 @@
+"""Agencies (accounts), their staff (users) and the API tokens other systems read records with."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from leadpost.lib.tokens import hash_token, new_token
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/Chicago).")
+
+
+class RecordMode(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual Records"
+    SALES_RECORD = "sales_record", "Sales Enablement Leads (Sales Records)"
+
+
+class Account(models.Model):
+    """One insurance agency. Everything an agency owns carries its account (SPEC, 'account')."""
+
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(
+        max_length=64, default="America/Chicago", validators=[validate_time_zone]
+    )
+    # The Lead Post Utility (SPEC §10): read on every post, so a switch applies to every URL at once.
+    record_mode = models.CharField(
+        "Lead Post creates",
+        max_length=20,
+        choices=RecordMode.choices,
+        default=RecordMode.INDIVIDUAL,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        """The calendar day `moment` falls on in the agency's time zone (SPEC §5 leadDate)."""
+        return moment.astimezone(self.tz).date()
+
+
+class User(AbstractUser):
+    """A member of an account's staff; an agent is a user records can be assigned to.
+
+    Operators are superusers with no account. Agent matching (SPEC §6) uses first and last name
+    exactly, among the active users of the account.
+    """
+
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        full = self.get_full_name()
+        return full or self.username
+
+
+class ApiToken(models.Model):
+    """A bearer token for the read API (SPEC §11), scoped to one account, stored only as a hash."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_tokens")
+    label = models.CharField(max_length=200, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so staff can tell tokens apart without the secret.
+    prefix = models.CharField(max_length=8, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.label or 'API token'})"
+
+    @classmethod
+    def issue(cls, account: Account, label: str = "") -> tuple[ApiToken, str]:
+        """Create a token; the clear value is returned here and never again."""
+        token = new_token()
+        row = cls.objects.create(
+            account=account, label=label, token_hash=hash_token(token), prefix=token[:6]
+        )
+        return row, token

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+
+from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
+
+
+@admin.register(LeadPostUrl)
+class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
+    list_display = [
+        "label",
+        "account",
+        "prefix",
+        "enabled",
+        "created_count",
+        "duplicate_count",
+        "rejected_count",
+        "last_used",
+        "created_at",
+    ]
+    list_filter = ["enabled", "account"]
+    search_fields = ["label", "account__name", "prefix"]
+    fields = [
+        "account",
+        "label",
+        "enabled",
+        "default_lead_source",
+        "rate_limit_per_minute",
+        "prefix",
+        "created_at",
+        "disabled_at",
+    ]
+    readonly_fields = ["prefix", "created_at", "disabled_at"]
+    actions = ["disable", "enable"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LeadPostUrl]:
+        # Counts and last use come from the post log (see LeadPostUrl's docstring), in one query.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("account")
+            .annotate(
+                n_created=Count("posts", filter=Q(posts__result=PostResult.CREATED)),
+                n_duplicate=Count("posts", filter=Q(posts__result=PostResult.DUPLICATE)),
+                n_rejected=Count("posts", filter=Q(posts__result=PostResult.REJECTED)),
+                last_post=Max("posts__received_at"),
+            )
+        )
+
+    @admin.display(description="created", ordering="n_created")
+    def created_count(self, obj: Any) -> int:
+        return int(obj.n_created)
+
+    @admin.display(description="duplicates", ordering="n_duplicate")
+    def duplicate_count(self, obj: Any) -> int:
+        return int(obj.n_duplicate)
+
+    @admin.display(description="rejected", ordering="n_rejected")
+    def rejected_count(self, obj: Any) -> int:
+        return int(obj.n_rejected)
+
+    @admin.display(description="last used", ordering="last_post")
+    def last_used(self, obj: Any) -> Any:
+        return obj.last_post
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: LeadPostUrl | None = None
+    ) -> list[str]:
+        return [*self.readonly_fields, "account"] if obj else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: LeadPostUrl, form: Any, change: bool) -> None:
+        if change:
+            if not obj.enabled and obj.disabled_at is None:
+                obj.disabled_at = timezone.now()
+            elif obj.enabled:
+                obj.disabled_at = None
+            super().save_model(request, obj, form, change)
+            return
+        row, token = LeadPostUrl.issue(obj.account, obj.label, obj.default_lead_source)
+        if obj.rate_limit_per_minute is not None or not obj.enabled:
+            row.rate_limit_per_minute = obj.rate_limit_per_minute
+            row.enabled = obj.enabled
+            row.save(update_fields=["rate_limit_per_minute", "enabled"])
+        obj.__dict__.update(row.__dict__)
+        messages.warning(
+            request,
+            format_html(
+                "Lead Post URL for {} / {} — shown once, copy it now and give it to the vendor: "
+                "<code>{}</code>",
+                obj.account,
+                obj.label,
+                LeadPostUrl.full_url(token),
+            ),
+        )
+
+    @admin.action(description="Disable selected URLs (posts get 404)")
+    def disable(self, request: HttpRequest, queryset: QuerySet[LeadPostUrl]) -> None:
+        count = queryset.filter(enabled=True).update(enabled=False, disabled_at=timezone.now())
+        messages.success(request, f"Disabled {count} URL(s).")
+
+    @admin.action(description="Enable selected URLs")
+    def enable(self, request: HttpRequest, queryset: QuerySet[LeadPostUrl]) -> None:
+        count = queryset.filter(enabled=False).update(enabled=True, disabled_at=None)
+        messages.success(request, f"Enabled {count} URL(s).")
+
+
+@admin.register(PostLog)
+class PostLogAdmin(admin.ModelAdmin[PostLog]):
+    list_display = [
+        "id",
+        "received_at",
+        "account",
+        "lead_post_url",
+        "status_code",
+        "result",
+        "dry_run",
+        "record",
+        "client_ip",
+    ]
+    list_filter = ["result", "status_code", "dry_run", "account", "received_at"]
+    search_fields = ["=id", "=record__id", "client_ip"]
+    list_select_related = ["account", "lead_post_url", "record"]
+    date_hierarchy = "received_at"
+    fields = readonly_fields = (
+        "received_at",
+        "account",
+        "lead_post_url",
+        "client_ip",
+        "user_agent",
+        "status_code",
+        "result",
+        "dry_run",
+        "record",
+        "pretty_warnings",
+        "pretty_errors",
+        "pretty_params",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PostLog | None = None) -> bool:
+        return False
+
+    @staticmethod
+    def _pre(value: Any) -> str:
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2)
+        )
+
+    @admin.display(description="warnings")
+    def pretty_warnings(self, obj: PostLog) -> str:
+        return self._pre(obj.warnings)
+
+    @admin.display(description="errors")
+    def pretty_errors(self, obj: PostLog) -> str:
+        return self._pre(obj.errors)
+
+    @admin.display(description="parameters (redacted)")
+    def pretty_params(self, obj: PostLog) -> str:
+        return self._pre(obj.params)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandParser
+from django.utils import timezone
+
+from leadpost.intake.models import PostLog, RateWindow
+from leadpost.lib.commands import OperatorCommand
+
+
+class Command(OperatorCommand):
+    help = "Delete post-log entries older than the retention (LEADPOST_POST_LOG_RETENTION_DAYS)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help="Keep this many days instead of the setting.",
+        )
+        super().add_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        days = options["days"] or settings.LEADPOST_POST_LOG_RETENTION_DAYS
+        now = timezone.now()
+        cutoff = now - dt.timedelta(days=days)
+        deleted = 0
+        # In batches, so a large purge does not hold the write lock (SQLite) or bloat one
+        # transaction (PostgreSQL) while posts keep arriving.
+        while True:
+            ids = list(
+                PostLog.objects.filter(received_at__lt=cutoff).values_list("id", flat=True)[:5000]
+            )
+            if not ids:
+                break
+            deleted += PostLog.objects.filter(id__in=ids).delete()[0]
+        RateWindow.objects.filter(window_start__lt=now - dt.timedelta(hours=1)).delete()
+        self.report(
+            options,
+            {"deleted": deleted, "olderThan": cutoff.isoformat()},
+            [f"Deleted {deleted} post-log entries received before {cutoff:%Y-%m-%d %H:%M} UTC."],
+        )

@@ -1,0 +1,135 @@
+"""Lead Post URLs and the log of every post made to them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from leadpost.accounts.models import Account
+from leadpost.lib.tokens import hash_token, new_token
+
+
+class LeadPostUrl(models.Model):
+    """A secret URL one vendor posts an account's leads to (SPEC §1).
+
+    The token is stored only as a hash and shown once. Counts by outcome and the last use are read
+    from the post log rather than kept here: a counter on this row would be updated by every post
+    and serialise concurrent posts to one URL on its row lock.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="lead_post_urls")
+    label = models.CharField(max_length=200, help_text="The vendor's name, e.g. Datalot.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False)
+    enabled = models.BooleanField(default=True)
+    default_lead_source = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Lead source given to posts that name none (matched like a posted leadSource).",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Posts per minute before answering 429; empty uses LEADPOST_RATE_LIMIT_PER_MINUTE"
+        " (0 there means no limit).",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Lead Post URL"
+        ordering = ["account", "label", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.prefix}…)"
+
+    @classmethod
+    def issue(
+        cls, account: Account, label: str, default_lead_source: str = ""
+    ) -> tuple[LeadPostUrl, str]:
+        """Create a URL; its token is returned here and never again (SPEC §1)."""
+        token = new_token()
+        row = cls.objects.create(
+            account=account,
+            label=label,
+            token_hash=hash_token(token),
+            prefix=token[:6],
+            default_lead_source=default_lead_source,
+        )
+        return row, token
+
+    @staticmethod
+    def full_url(token: str) -> str:
+        return f"{settings.BASE_URL}/leadpost/{token}"
+
+    @property
+    def effective_rate_limit(self) -> int:
+        if self.rate_limit_per_minute is not None:
+            return self.rate_limit_per_minute
+        limit: int = settings.LEADPOST_RATE_LIMIT_PER_MINUTE
+        return limit
+
+
+class PostResult(models.TextChoices):
+    CREATED = "created", "Created"
+    DUPLICATE = "duplicate", "Duplicate"
+    REJECTED = "rejected", "Rejected"
+    TEST = "test", "Test (dry run)"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "Unsupported content type"
+    TOO_LARGE = "too_large", "Body too large"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+
+
+class PostLog(models.Model):
+    """One post to a known URL, whatever its outcome (SPEC §9).
+
+    `params` holds what was sent with secrets redacted (SSN masked, base64 bodies replaced by their
+    size and SHA-256), so a dropped value can still be recovered by staff.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="post_logs")
+    lead_post_url = models.ForeignKey(LeadPostUrl, on_delete=models.CASCADE, related_name="posts")
+    received_at = models.DateTimeField(default=timezone.now)
+    dry_run = models.BooleanField(default=False)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    result = models.CharField(max_length=32, choices=PostResult.choices)
+    record = models.ForeignKey(
+        "records.Record", null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
+    )
+    warnings = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "post log entry"
+        verbose_name_plural = "post log"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["account", "-received_at"]),
+            models.Index(fields=["lead_post_url", "result"]),
+            models.Index(fields=["received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Post {self.pk} ({self.result})"
+
+
+class RateWindow(models.Model):
+    """Posts counted per URL per minute, shared by every app server through the database."""
+
+    lead_post_url = models.ForeignKey(LeadPostUrl, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead_post_url", "window_start"], name="rate_window_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_post_url_id} @ {self.window_start:%H:%M}: {self.count}"

@@ -1,0 +1,10 @@
+from django.urls import re_path
+
+from leadpost.intake import views
+
+# Both spellings, with and without the trailing slash, answer directly: a redirected POST is lost
+# by most HTTP clients (SPEC §1).
+urlpatterns = [
+    re_path(r"^leadpost/(?P<token>[^/]+)/test/?$", views.lead_post, {"dry_run": True}),
+    re_path(r"^leadpost/(?P<token>[^/]+)/?$", views.lead_post),
+]

@@ -1,0 +1,34 @@
+"""US phone numbers, stored in one spelling (SPEC §5: `(319) 555-0000`)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+# NANP regions that are the United States for a lead's purposes: the states (US) and the territories
+# whose USPS codes an address may carry (PR, VI, GU, AS, MP). Canada and the Caribbean nations share
+# country code 1 but are not US numbers (SPEC §5 "a valid US number").
+_US_REGIONS = ("US", "PR", "VI", "GU", "AS", "MP")
+
+# phonenumbers refuses inputs over 250 characters itself; a shorter cap keeps a 1 MB value from even
+# reaching the parser.
+_MAX_INPUT = 64
+
+
+def normalise_us_phone(value: str) -> str | None:
+    """`(319) 555-0000` for any spelling of a valid US number, else None.
+
+    A number with an extension (`319-555-0000 x12`) is refused (None): the stored spelling has no
+    place for one, and dropping it here would lose the extension without a word to the vendor.
+    """
+    value = value.strip()
+    if not value or len(value) > _MAX_INPUT:
+        return None
+    try:
+        number = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.extension:
+        return None
+    if not any(phonenumbers.is_valid_number_for_region(number, r) for r in _US_REGIONS):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

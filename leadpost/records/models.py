@@ -1,0 +1,192 @@
+"""Records a lead post creates (Individuals, Sales Records) and the account's value lists."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from leadpost.accounts.models import Account
+from leadpost.lib.encryption import decrypt_ssn
+
+
+class RecordType(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    SALES_RECORD = "sales_record", "Sales Record"
+
+
+class ListName(models.TextChoices):
+    STATUS = "status", "Status (Individuals)"
+    SALES_STATUS = "sales_status", "Status (Sales Records)"
+    LEAD_SOURCE = "lead_source", "Lead source"
+    TYPE = "type", "Type"
+    PROJECT_CODE = "project_code", "Project code"
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def list_key(value: str) -> str:
+    """How value-list entries are matched: ignoring case and extra spaces (SPEC §5)."""
+    return _SPACES.sub(" ", value).strip().casefold()
+
+
+class ListValue(models.Model):
+    """One entry of an account's value list (status, lead source, type, project code)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="list_values")
+    list_name = models.CharField(max_length=20, choices=ListName.choices)
+    value = models.CharField(max_length=255)
+    key = models.CharField(max_length=255, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["list_name", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "list_name", "key"], name="list_value_unique_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.value = _SPACES.sub(" ", self.value).strip()
+        self.key = list_key(self.value)
+        super().save(*args, **kwargs)
+
+
+class Gender(models.TextChoices):
+    FEMALE = "F", "Female"
+    MALE = "M", "Male"
+
+
+class YesNo(models.TextChoices):
+    YES = "Y", "Yes"
+    NO = "N", "No"
+
+
+class Record(models.Model):
+    """A lead as stored: an Individual or a Sales Record (one table, `record_type` says which).
+
+    One table keeps externalID unique across both types per account (SPEC §3 duplicates), gives
+    the read API one cursor over every new record (SPEC §11), and lets notes and custom field values
+    point at one kind of row. `Individual` and `SalesRecord` are proxies for the admin and for code
+    that speaks of one type.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="records")
+    record_type = models.CharField(max_length=20, choices=RecordType.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The Lead Post URL the record came by; null for records made by staff.
+    lead_post_url = models.ForeignKey(
+        "intake.LeadPostUrl", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # NULL, not "", when absent: the unique constraint below must not treat records without an
+    # externalID as duplicates of each other.
+    external_id = models.CharField("externalID", max_length=255, null=True, blank=True)  # noqa: DJ001
+
+    first_name = models.TextField()
+    last_name = models.TextField()
+    middle_initial = models.CharField(max_length=1, blank=True)
+    title = models.TextField(blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    lead_date = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=1, choices=Gender.choices, blank=True)
+    smoker_status = models.CharField(max_length=1, choices=YesNo.choices, blank=True)
+    email = models.EmailField(max_length=320, blank=True)
+    # Encrypted (Fernet) and indexed by a keyed hash; never stored or shown in clear (SPEC §5, §9).
+    ssn_encrypted = models.TextField(blank=True, editable=False)
+    ssn_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+
+    status = models.ForeignKey(
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lead_source = models.ForeignKey(
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    type = models.ForeignKey(
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    project_code = models.ForeignKey(
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lead_source_other = models.TextField(blank=True)
+
+    home_phone = models.CharField(max_length=14, blank=True)
+    cell_phone = models.CharField(max_length=14, blank=True)
+    business_phone = models.CharField(max_length=14, blank=True)
+
+    street1 = models.TextField(blank=True)
+    street2 = models.TextField(blank=True)
+    city = models.TextField(blank=True)
+    state = models.CharField(max_length=2, blank=True)
+    zip_code = models.CharField("zip", max_length=10, blank=True)
+    county = models.CharField(max_length=100, blank=True)
+
+    servicing_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="serviced_records",
+    )
+    lead_source_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sourced_records",
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # The database, not a check-then-insert, decides duplicates: two concurrent posts with
+            # one externalID make one record (SPEC §3).
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="record_external_id_unique_per_account"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def ssn_masked(self) -> str:
+        if not self.ssn_encrypted:
+            return ""
+        return "***-**-" + decrypt_ssn(self.ssn_encrypted)[-4:]
+
+
+class IndividualManager(models.Manager["Individual"]):
+    def get_queryset(self) -> models.QuerySet[Individual]:
+        return super().get_queryset().filter(record_type=RecordType.INDIVIDUAL)
+
+
+class SalesRecordManager(models.Manager["SalesRecord"]):
+    def get_queryset(self) -> models.QuerySet[SalesRecord]:
+        return super().get_queryset().filter(record_type=RecordType.SALES_RECORD)
+
+
+class Individual(Record):
+    """An Individual Record: what a post creates in the legacy mode (SPEC §10 Lead Post Utility)."""
+
+    objects = IndividualManager()  # type: ignore[misc]
+
+    class Meta:
+        proxy = True
+
+
+class SalesRecord(Record):
+    """A Sales Record (Sales Enablement Lead)."""
+
+    objects = SalesRecordManager()  # type: ignore[misc]
+
+    class Meta:
+        proxy = True

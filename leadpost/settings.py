@@ -1,0 +1,221 @@
+"""Leadpost's settings: every knob is an environment variable, read through helpers that fail loudly.
+
+README.md lists every variable. No secret has a default outside development (`LEADPOST_DEV=1`), where
+secrets are generated once and kept under the data folder so restarts keep decrypting old SSNs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets `admin.ModelAdmin[Account]` and friends be subscripted at run time, for the type checker.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def env_list(name: str) -> list[str]:
+    value = env_str(name) or ""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEV = env_bool("LEADPOST_DEV", False)
+DEBUG = env_bool("LEADPOST_DEBUG", False)
+DATA_DIR = Path(env_str("LEADPOST_DATA_DIR", str(BASE_DIR / "data")) or "data").resolve()
+
+
+def _dev_secrets() -> dict[str, str]:
+    """Secrets for development only, generated on first use and kept in the data folder."""
+    path = DATA_DIR / "dev-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    made = {
+        "secret_key": secrets.token_urlsafe(50),
+        "ssn_keys": Fernet.generate_key().decode(),
+        "ssn_index_key": secrets.token_urlsafe(32),
+    }
+    path.write_text(json.dumps(made))
+    path.chmod(0o600)
+    return made
+
+
+def _secret(name: str, dev_key: str) -> str:
+    value = env_str(name)
+    if value is not None:
+        return value
+    if DEV:
+        return _dev_secrets()[dev_key]
+    raise ImproperlyConfigured(
+        f"{name} is not set. Set it (see README.md, 'Settings'), or set LEADPOST_DEV=1 for a "
+        "development instance with generated secrets."
+    )
+
+
+SECRET_KEY = _secret("LEADPOST_SECRET_KEY", "secret_key")
+# Fernet keys for SSNs at rest, newest first: MultiFernet encrypts with the first and decrypts with
+# any, so a key can be rotated in without re-encrypting (see `leadpost rotate-ssn-keys`).
+SSN_KEYS = [k for k in _secret("LEADPOST_SSN_KEYS", "ssn_keys").split(",") if k.strip()]
+# A separate key for the SSN blind index (HMAC), so matching by SSN never needs decryption.
+SSN_INDEX_KEY = _secret("LEADPOST_SSN_INDEX_KEY", "ssn_index_key")
+
+ALLOWED_HOSTS = env_list("LEADPOST_ALLOWED_HOSTS") or (["*"] if DEV else ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env_list("LEADPOST_CSRF_TRUSTED_ORIGINS")
+# Behind a TLS-terminating load balancer, the scheme comes from X-Forwarded-Proto.
+if env_bool("LEADPOST_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+# The address printed in front of Lead Post URLs (e.g. https://leads.example-agency.com).
+BASE_URL = (env_str("LEADPOST_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "leadpost.accounts",
+    "leadpost.records",
+    "leadpost.intake",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files from the app servers: no separate web server to set up.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "leadpost.urls"
+WSGI_APPLICATION = "leadpost.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database() -> dict[str, Any]:
+    url = env_str("DATABASE_URL")
+    if url:
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url, conn_max_age=env_int("LEADPOST_CONN_MAX_AGE", 600), conn_health_checks=True
+            )
+        )
+        return config
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "leadpost.sqlite3"),
+        # Several server processes share one file: WAL lets readers go on during a write,
+        # IMMEDIATE takes the write lock at BEGIN (no deadlock-prone lock upgrade mid-transaction),
+        # and the busy timeout makes concurrent posts queue for the lock instead of failing.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("LEADPOST_SQLITE_TIMEOUT", 20),
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            ),
+        },
+        "CONN_MAX_AGE": None,
+        # Tests use a file too, so that live-server tests see WAL and the lock queue for real.
+        "TEST": {"NAME": str(DATA_DIR / "test-leadpost.sqlite3")},
+    }
+
+
+DATABASES = {"default": _database()}
+
+# Lead Post limits (SPEC §2, §3).
+LEADPOST_MAX_BODY_BYTES = env_int("LEADPOST_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024)
+LEADPOST_RATE_LIMIT_PER_MINUTE = env_int("LEADPOST_RATE_LIMIT_PER_MINUTE", 0)
+LEADPOST_RETRY_AFTER_SECONDS = env_int("LEADPOST_RETRY_AFTER_SECONDS", 5, minimum=1)
+LEADPOST_POST_LOG_RETENTION_DAYS = env_int("LEADPOST_POST_LOG_RETENTION_DAYS", 90, minimum=1)
+LEADPOST_API_PAGE_SIZE = env_int("LEADPOST_API_PAGE_SIZE", 100, minimum=1)
+# We read the body ourselves with our own limit; Django's own would answer a 400 instead of a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+DATA_UPLOAD_MAX_NUMBER_FIELDS = None
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Without collectstatic (development, tests) WhiteNoise finds files in the apps directly.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
+
+SESSION_COOKIE_SECURE = env_bool("LEADPOST_SECURE_COOKIES", not DEV)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Logging to stderr; the request logger never sees bodies, so no SSN reaches a log line.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": env_str("LEADPOST_LOG_LEVEL", "INFO")},
+}
