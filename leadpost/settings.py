@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks_db",
     "leadpost.accounts",
     "leadpost.records",
     "leadpost.intake",
@@ -152,19 +153,10 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict[str, Any]:
-    url = env_str("DATABASE_URL")
-    if url:
-        config: dict[str, Any] = dict(
-            dj_database_url.parse(
-                url, conn_max_age=env_int("LEADPOST_CONN_MAX_AGE", 600), conn_health_checks=True
-            )
-        )
-        return config
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+def _sqlite(path: str) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(DATA_DIR / "leadpost.sqlite3"),
+        "NAME": path,
         # Several server processes share one file: WAL lets readers go on during a write,
         # IMMEDIATE takes the write lock at BEGIN (no deadlock-prone lock upgrade mid-transaction),
         # and the busy timeout makes concurrent posts queue for the lock instead of failing.
@@ -176,9 +168,25 @@ def _database() -> dict[str, Any]:
             ),
         },
         "CONN_MAX_AGE": None,
-        # Tests use a file too, so that live-server tests see WAL and the lock queue for real.
-        "TEST": {"NAME": str(DATA_DIR / "test-leadpost.sqlite3")},
     }
+
+
+def _database() -> dict[str, Any]:
+    url = env_str("DATABASE_URL")
+    if url and url.startswith("sqlite:"):
+        return _sqlite(dj_database_url.parse(url)["NAME"])
+    if url:
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url, conn_max_age=env_int("LEADPOST_CONN_MAX_AGE", 600), conn_health_checks=True
+            )
+        )
+        return config
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    config = _sqlite(str(DATA_DIR / "leadpost.sqlite3"))
+    # Tests use a file too, so that live-server tests see WAL and the lock queue for real.
+    config["TEST"] = {"NAME": str(DATA_DIR / "test-leadpost.sqlite3")}
+    return config
 
 
 DATABASES = {"default": _database()}
@@ -193,6 +201,23 @@ LEADPOST_API_PAGE_SIZE = env_int("LEADPOST_API_PAGE_SIZE", 100, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 DATA_UPLOAD_MAX_NUMBER_FIELDS = None
 
+# Attachment downloads (SPEC §8): bounded in size, time and tries.
+LEADPOST_FETCH_MAX_BYTES = env_int("LEADPOST_FETCH_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+LEADPOST_FETCH_TIMEOUT = env_int("LEADPOST_FETCH_TIMEOUT", 60, minimum=1)
+LEADPOST_FETCH_MAX_TRIES = env_int("LEADPOST_FETCH_MAX_TRIES", 5, minimum=1)
+LEADPOST_FETCH_BACKOFF_SECONDS = env_int("LEADPOST_FETCH_BACKOFF_SECONDS", 30, minimum=0)
+# Only for tests, which serve files from 127.0.0.1: never turn this on in production.
+LEADPOST_FETCH_ALLOW_LOOPBACK = env_bool("LEADPOST_FETCH_ALLOW_LOOPBACK", False)
+# A download is presumed dead (its worker killed) once its lease runs out; longer than any
+# download may take, so a slow one is not started twice.
+LEADPOST_ATTACHMENT_LEASE_SECONDS = env_int(
+    "LEADPOST_ATTACHMENT_LEASE_SECONDS", 2 * LEADPOST_FETCH_TIMEOUT + 30, minimum=1
+)
+LEADPOST_SWEEP_INTERVAL = env_int("LEADPOST_SWEEP_INTERVAL", 30, minimum=1)
+LEADPOST_SWEEP_GRACE_SECONDS = env_int("LEADPOST_SWEEP_GRACE_SECONDS", 300, minimum=1)
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -200,8 +225,36 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = Path(env_str("LEADPOST_FILES_DIR", str(DATA_DIR / "files")) or "files").resolve()
+MEDIA_URL = "/files/"  # never served directly: files go out through views that check access
+
+
+def _file_storage() -> dict[str, Any]:
+    """Attachments: a local folder by default, S3-compatible storage when a bucket is named."""
+    bucket = env_str("LEADPOST_S3_BUCKET")
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(MEDIA_ROOT)},
+        }
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",  # pip install 'leadpost[s3]'
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": env_str("LEADPOST_S3_ENDPOINT_URL"),
+            "region_name": env_str("LEADPOST_S3_REGION"),
+            "access_key": env_str("LEADPOST_S3_ACCESS_KEY_ID"),
+            "secret_key": env_str("LEADPOST_S3_SECRET_ACCESS_KEY"),
+            "location": env_str("LEADPOST_S3_PREFIX", "") or "",
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _file_storage(),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Without collectstatic (development, tests) WhiteNoise finds files in the apps directly.

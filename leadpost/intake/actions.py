@@ -25,6 +25,7 @@ from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 from leadpost.intake.parse import parse_lead
 from leadpost.intake.redact import redact_params
 from leadpost.lib.encryption import encrypt_ssn, ssn_index
+from leadpost.records import attachments
 from leadpost.records.actions import ensure_list_values, find_list_values, match_agents
 from leadpost.records.models import ListName, ListValue, Record, RecordType
 
@@ -104,17 +105,6 @@ def _custom_field_warnings(parsed: ParsedLead) -> list[Problem]:
             f'This account has no custom field named "{name}" (names are case-sensitive); ignored.',
         )
         for name in parsed.custom
-    ]
-
-
-def _note_warnings(parsed: ParsedLead) -> list[Problem]:
-    return [
-        Problem(
-            f"attachment_note_{note.number}_subject_text",
-            "notes_not_supported",
-            "Notes and attachments are not stored by this server version; ignored.",
-        )
-        for note in parsed.notes
     ]
 
 
@@ -253,16 +243,20 @@ def receive_lead(
     lists = find_list_values(account, wanted_lists)
     agents, agent_problems = match_agents(account, _agent_names(parsed))
     warnings += agent_problems + _routing_warnings(parsed)
-    warnings += _custom_field_warnings(parsed) + _note_warnings(parsed)
+    warnings += _custom_field_warnings(parsed)
 
     if dry_run:
         return _dry_run(url, parsed, wanted_lists, lists, agents, warnings, record_type, log_kwargs)
 
+    # Base64 files go to storage before the transaction (no write lock held while writing MBs);
+    # they are removed again if the record is not stored.
+    blobs = attachments.store_inline_files(account.pk, parsed.notes)
     try:
         with transaction.atomic():
             lists = ensure_list_values(account, wanted_lists, lists)
             record = _record_from(url, parsed, lists, agents, received_at)
             record.save(force_insert=True)
+            attachments.add_notes(record, parsed.notes, blobs, now=received_at, new_record=True)
             log = _log(
                 url,
                 status=200,
@@ -272,11 +266,15 @@ def receive_lead(
                 **log_kwargs,
             )
     except IntegrityError:
+        attachments.discard(blobs)
         if parsed.external_id is None:
             raise
         # The unique constraint on (account, externalID) refused the insert: a vendor's retry, or
         # a concurrent post of the same lead that committed first. Answer with the existing record.
         return _duplicate(url, parsed.external_id, warnings, record_type, log_kwargs)
+    except BaseException:
+        attachments.discard(blobs)
+        raise
 
     body = {
         "result": "created",

@@ -190,3 +190,78 @@ class SalesRecord(Record):
 
     class Meta:
         proxy = True
+
+
+class Note(models.Model):
+    """A note on a record, from a post (SPEC §8). Part of the record's audit trail: no API edits or
+    deletes it."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="notes")
+    number = models.PositiveSmallIntegerField(help_text="N of attachment_note_N_* in the post.")
+    subject = models.TextField()
+    body = models.TextField()
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pinned", "id"]
+        constraints = [
+            # At most one pinned note per record (SPEC §8: pinning un-pins every other note).
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=models.Q(pinned=True),
+                name="one_pinned_note_per_record",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.subject[:80]
+
+
+class AttachmentState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    STORED = "stored", "Stored"
+    FAILED = "failed", "Failed"
+
+
+def attachment_storage_name(account_id: int, key: str, file_name: str) -> str:
+    """Where an attachment's bytes live in storage: unique per attachment (`key`) and the same on
+    every retry, so a retried download overwrites its own file instead of storing a second copy."""
+    return f"attachments/{account_id}/{key}/{file_name}"
+
+
+class Attachment(models.Model):
+    """A file of a note: posted as base64 (stored with the record) or as a URL (downloaded later).
+
+    This row is the truth about the file (state, attempts, last error); background tasks only nudge
+    it, so a task lost with a crashed worker is found again by the sweep.
+    """
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="attachments")
+    number = models.PositiveSmallIntegerField(help_text="M of attachment_note_N_file_*_M.")
+    key = models.CharField(max_length=32, editable=False)
+    file_name = models.CharField(max_length=255)
+    source_url = models.TextField(blank=True)
+    state = models.CharField(
+        max_length=10, choices=AttachmentState.choices, default=AttachmentState.PENDING
+    )
+    # Named by attachment_storage_name(); set by the code that writes the bytes.
+    file = models.FileField(upload_to="attachments/", max_length=500, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    content_type = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While a worker downloads, it holds the lease; an expired lease means the worker died.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["note_id", "number"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return self.file_name

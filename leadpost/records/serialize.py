@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from leadpost.accounts.models import User
-from leadpost.records.models import Record, RecordType
+from leadpost.records.models import Attachment, AttachmentState, Note, Record, RecordType
 
 
 def _date(value: Any) -> str | None:
@@ -66,9 +68,41 @@ def record_json(record: Record) -> dict[str, Any]:
                 "leadSourceAgent": _agent(record.lead_source_agent),
             }
         )
+    # Prefetched (see RECORD_PREFETCH): pinned first, then in the order they were posted.
+    data["notes"] = [note_json(note) for note in record.notes.all()]
     return data
 
 
+def note_json(note: Note) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "subject": note.subject,
+        "body": note.body,
+        "pinned": note.pinned,
+        "createdAt": note.created_at.isoformat(),
+        "attachments": [attachment_json(a) for a in note.attachments.all()],
+    }
+
+
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
+    stored = attachment.state == AttachmentState.STORED
+    return {
+        "id": attachment.pk,
+        "fileName": attachment.file_name,
+        "source": "url" if attachment.source_url else "body",
+        "sourceUrl": attachment.source_url or None,
+        "state": attachment.state,
+        "error": attachment.error or None,
+        "attempts": attachment.attempts,
+        "size": attachment.size,
+        "sha256": attachment.sha256 or None,
+        "contentType": attachment.content_type or None,
+        "storedAt": attachment.stored_at.isoformat() if attachment.stored_at else None,
+        "contentUrl": (reverse("api-attachment-content", args=[attachment.pk]) if stored else None),
+    }
+
+
+RECORD_PREFETCH = ("notes__attachments",)
 RECORD_RELATED = (
     "lead_post_url",
     "status",

@@ -10,15 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from leadpost.accounts.models import ApiToken
 from leadpost.lib.tokens import hash_token
-from leadpost.records.models import Record
-from leadpost.records.serialize import RECORD_RELATED, record_json
+from leadpost.records.models import Attachment, AttachmentState, Record
+from leadpost.records.serialize import RECORD_PREFETCH, RECORD_RELATED, record_json
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
@@ -30,7 +31,7 @@ def _error(status: int, code: str, message: str, **headers: str) -> JsonResponse
 
 def api_token_required(view: View) -> View:
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method != "GET":
             return _error(405, "method_not_allowed", "The read API is read-only.", Allow="GET")
         scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -62,6 +63,7 @@ def api_token_required(view: View) -> View:
 def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
     record = (
         Record.objects.select_related(*RECORD_RELATED)
+        .prefetch_related(*RECORD_PREFETCH)
         .filter(account=request.api_account, pk=record_id)  # type: ignore[attr-defined]
         .first()
     )
@@ -81,6 +83,7 @@ def record_list(request: HttpRequest) -> HttpResponse:
     limit = max(1, min(limit, 1000))
     rows = list(
         Record.objects.select_related(*RECORD_RELATED)
+        .prefetch_related(*RECORD_PREFETCH)
         .filter(account=request.api_account, pk__gt=after)  # type: ignore[attr-defined]
         .order_by("pk")[: limit + 1]
     )
@@ -93,4 +96,29 @@ def record_list(request: HttpRequest) -> HttpResponse:
             "nextCursor": next_cursor,
             "hasMore": has_more,
         }
+    )
+
+
+@api_token_required
+def attachment_content(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
+    """The bytes of a stored attachment, as a download."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            note__record__account=request.api_account,  # type: ignore[attr-defined]
+        )
+        .only("file", "file_name", "state", "content_type")
+        .first()
+    )
+    if attachment is None:
+        return _error(404, "not_found", f"No attachment {attachment_id} in this account.")
+    if attachment.state != AttachmentState.STORED:
+        return _error(
+            409, "not_stored", f"Attachment {attachment_id} is {attachment.state}, not stored."
+        )
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.file_name,
+        content_type=attachment.content_type or "application/octet-stream",
     )

@@ -1,0 +1,184 @@
+"""Downloading a vendor's attachment URL without letting it reach our own network (SPEC §8).
+
+A URL in a lead is chosen by whoever posts it, so every fetch is treated as hostile: the host is
+resolved once, every address it resolves to must be public, the connection goes to that checked
+address (the name is kept for the Host header and TLS), each redirect is checked again, only ports
+80 and 443 are allowed, and size, time and redirects are bounded. No proxy from the environment is
+used: a proxy would make the connected address something other than the one checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CHUNK = 64 * 1024
+
+
+class FetchError(Exception):
+    """Why a download did not give a file; `retry` says whether trying later may help."""
+
+    retry = False
+
+
+class Refused(FetchError):
+    """The URL or the address it leads to is not one we fetch from (never retried)."""
+
+
+class Failed(FetchError):
+    """The server answered, but not with a file we keep (a 4xx, too large, too many redirects)."""
+
+
+class Transient(FetchError):
+    """A network error, a time-out or a 5xx: worth another try later."""
+
+    retry = True
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    max_bytes: int
+    timeout: float  # seconds for the whole download, redirects included
+    max_redirects: int = 3
+    # Tests serve files from 127.0.0.1 on a random port; production never turns this on.
+    allow_loopback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    content: bytes
+    content_type: str
+    final_url: str
+
+
+def _unwrap(ip: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one stands for (mapped ::ffff:a.b.c.d, or NAT64), if any."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+def is_public(ip: IPAddress) -> bool:
+    """Routable on the public internet: not loopback, private, carrier NAT, link-local (cloud
+    metadata), multicast, reserved or unspecified. `is_global` follows IANA's special-purpose
+    registries, which cover all of those but multicast."""
+    ip = _unwrap(ip)
+    return ip.is_global and not ip.is_multicast
+
+
+def _allowed(ip: IPAddress, policy: Policy) -> bool:
+    return is_public(ip) or (policy.allow_loopback and _unwrap(ip).is_loopback)
+
+
+def _checked_address(url: httpx.URL, policy: Policy) -> IPAddress:
+    """Resolve the URL's host once and return the address to connect to, or refuse."""
+    if url.scheme not in ("http", "https"):
+        raise Refused(f"only http:// and https:// URLs are fetched, not {url.scheme or 'none'}:")
+    if not url.host:
+        raise Refused("the URL has no host")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        # A name that does not resolve now may resolve later (DNS outage): retried.
+        raise Transient(f"cannot resolve {url.host}: {exc}") from None
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    if not addresses:
+        raise Transient(f"{url.host} resolves to no address")
+    # Every address must pass, not just the first: a name resolving to one public and one private
+    # address could otherwise be connected to the private one by the next resolution.
+    refused = [ip for ip in addresses if not _allowed(ip, policy)]
+    if refused:
+        raise Refused(f"{url.host} resolves to a non-public address ({refused[0]})")
+    chosen = addresses[0]
+    if port not in (80, 443) and not (policy.allow_loopback and _unwrap(chosen).is_loopback):
+        raise Refused(f"port {port} is not fetched from (only 80 and 443)")
+    return chosen
+
+
+def fetch(url: str, policy: Policy) -> Fetched:
+    """Download `url` under `policy`; raises Refused, Failed or Transient."""
+    deadline = time.monotonic() + policy.timeout
+    current = url
+    with httpx.Client(trust_env=False, follow_redirects=False, verify=True) as client:
+        for _ in range(policy.max_redirects + 1):
+            try:
+                target = httpx.URL(current)
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise Refused(f"not a valid URL: {exc}") from None
+            address = _checked_address(target, policy)
+            result = _get(client, target, address, policy, deadline)
+            if isinstance(result, Fetched):
+                return result
+            current = result  # a redirect: its target is checked like the first URL
+    raise Failed(f"more than {policy.max_redirects} redirects")
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise Transient("the download took longer than allowed")
+    return left
+
+
+def _get(
+    client: httpx.Client, target: httpx.URL, address: IPAddress, policy: Policy, deadline: float
+) -> Fetched | str:
+    # Connect to the checked address, never to a second resolution of the name (DNS rebinding);
+    # the name still goes in the Host header and the TLS handshake (SNI, certificate check).
+    pinned = target.copy_with(host=str(address))
+    host_header = target.host if target.port is None else f"{target.host}:{target.port}"
+    timeout = httpx.Timeout(min(15.0, _remaining(deadline)))
+    try:
+        with client.stream(
+            "GET",
+            pinned,
+            # identity: the size cap then counts what is stored, with no decompression bomb.
+            headers={
+                "Host": host_header,
+                "User-Agent": "Leadpost attachment fetcher",
+                "Accept-Encoding": "identity",
+            },
+            extensions={"sni_hostname": target.host},
+            timeout=timeout,
+        ) as response:
+            if response.status_code in _REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise Failed(f"HTTP {response.status_code} without a Location")
+                return urljoin(str(target), location)
+            if response.status_code >= 500 or response.status_code in (408, 429):
+                raise Transient(f"HTTP {response.status_code} from {target.host}")
+            if response.status_code >= 400:
+                raise Failed(f"HTTP {response.status_code} from {target.host}")
+            if not 200 <= response.status_code < 300:
+                raise Failed(f"unexpected HTTP {response.status_code} from {target.host}")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > policy.max_bytes:
+                raise Failed(f"the file is {declared} bytes; the limit is {policy.max_bytes}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes(_CHUNK):
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise Failed(f"the file is larger than the limit of {policy.max_bytes} bytes")
+                chunks.append(chunk)
+                _remaining(deadline)
+            content_type = response.headers.get("content-type", "")[:255]
+            return Fetched(b"".join(chunks), content_type, str(target))
+    except httpx.TimeoutException:
+        raise Transient(f"timed out talking to {target.host}") from None
+    except httpx.TransportError as exc:
+        raise Transient(f"network error talking to {target.host}: {type(exc).__name__}") from None

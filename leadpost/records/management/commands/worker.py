@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+
+from leadpost.records.attachments import sweep
+
+logger = logging.getLogger("leadpost.worker")
+
+
+def _sweep_forever(interval: int, stop: threading.Event) -> None:
+    """Every `interval` seconds, re-enqueue downloads whose worker died (see attachments.sweep)."""
+    while not stop.wait(interval):
+        try:
+            close_old_connections()
+            sweep()
+        except Exception:
+            # A sweep that fails (database restarting) is tried again at the next interval.
+            logger.exception("attachment sweep failed")
+        finally:
+            connection.close()
+
+
+class Command(DbWorkerCommand):
+    help = (
+        "Run background work: attachment downloads (django-tasks-db's db_worker) and, every "
+        "LEADPOST_SWEEP_INTERVAL seconds, the sweep that finds downloads a dead worker left."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=_sweep_forever,
+            args=(settings.LEADPOST_SWEEP_INTERVAL, stop),
+            name="attachment-sweep",
+            daemon=True,
+        )
+        # One sweep at start: work left by a worker that died before this one started.
+        try:
+            sweep()
+        except Exception:
+            logger.exception("attachment sweep failed")
+        sweeper.start()
+        started = time.monotonic()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()
+            logger.info("worker stopped after %.0f s", time.monotonic() - started)
