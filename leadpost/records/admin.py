@@ -1,9 +1,59 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from typing import Any
 
-from leadpost.records.models import Individual, ListValue, Record, SalesRecord
+from django.contrib import admin
+from django.http import FileResponse, Http404, HttpRequest
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+
+from leadpost.records.models import (
+    Attachment,
+    AttachmentState,
+    Individual,
+    ListValue,
+    Note,
+    Record,
+    SalesRecord,
+)
+
+
+class NoteInline(admin.StackedInline[Note, Record]):
+    """Notes with their files, read-only: they are the record's audit trail (SPEC §8)."""
+
+    model = Note
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("pinned", "subject", "body", "created_at", "files")
+    ordering = ("-pinned", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="files")
+    def files(self, note: Note) -> str:
+        rows = []
+        for attachment in note.attachments.all():
+            if attachment.state == AttachmentState.STORED:
+                link = reverse("admin:records_attachment_download", args=[attachment.pk])
+                state = format_html('<a href="{}">download</a> ({} bytes)', link, attachment.size)
+            elif attachment.state == AttachmentState.FAILED:
+                state = format_html("failed: {}", attachment.error)
+            else:
+                state = format_html(
+                    "pending (tries: {}){}",
+                    attachment.attempts,
+                    f"; last error: {attachment.error}" if attachment.error else "",
+                )
+            rows.append(format_html("<li>{} — {}</li>", attachment.file_name, state))
+        if not rows:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
+
 
 RECORD_FIELDS = [
     "id",
@@ -68,6 +118,7 @@ class RecordAdmin(admin.ModelAdmin[Record]):
     ]
     list_select_related = ["account", "status", "lead_source", "servicing_agent"]
     date_hierarchy = "created_at"
+    inlines = [NoteInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -96,3 +147,73 @@ class ListValueAdmin(admin.ModelAdmin[ListValue]):
     list_filter = ["list_name", "account"]
     search_fields = ["value"]
     fields = ["account", "list_name", "value"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin[Attachment]):
+    """Every attachment with its state, to find failed or stuck downloads across records."""
+
+    list_display = ["file_name", "state", "attempts", "size", "record_link", "created_at", "error"]
+    list_filter = ["state", "created_at"]
+    search_fields = ["file_name", "source_url", "=note__record__id"]
+    list_select_related = ["note__record"]
+    fields = readonly_fields = (
+        "file_name",
+        "state",
+        "source_url",
+        "size",
+        "sha256",
+        "content_type",
+        "attempts",
+        "next_attempt_at",
+        "lease_until",
+        "error",
+        "created_at",
+        "stored_at",
+        "record_link",
+        "download_link",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False
+
+    @admin.display(description="record")
+    def record_link(self, obj: Attachment) -> str:
+        record = obj.note.record
+        url = reverse("admin:records_individual_change", args=[record.pk])
+        if record.record_type != "individual":
+            url = reverse("admin:records_salesrecord_change", args=[record.pk])
+        return format_html('<a href="{}">{}</a>', url, record)
+
+    @admin.display(description="file")
+    def download_link(self, obj: Attachment) -> str:
+        if obj.state != AttachmentState.STORED:
+            return "—"
+        url = reverse("admin:records_attachment_download", args=[obj.pk])
+        return format_html('<a href="{}">download {}</a>', url, obj.file_name)
+
+    def get_urls(self) -> list[URLPattern]:
+        download = self.admin_site.admin_view(self.download)
+        return [
+            path("<int:pk>/download/", download, name="records_attachment_download"),
+            *super().get_urls(),
+        ]
+
+    def download(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        attachment = self.get_queryset(request).filter(pk=pk).first()
+        if attachment is None or not self.has_view_permission(request, attachment):
+            raise Http404("No such attachment.")
+        if attachment.state != AttachmentState.STORED:
+            raise Http404("This attachment is not stored.")
+        return FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.file_name,
+            content_type=attachment.content_type or "application/octet-stream",
+        )
