@@ -1,8 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
+
+from leadpost.accounts.staff import staff_site
+
+admin.site.site_header = "Leadpost operators"
+admin.site.site_title = "Leadpost operators"
 
 urlpatterns = [
     path("", include("leadpost.intake.urls")),
     path("api/v1/", include("leadpost.records.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin.site.urls),  # operators (superusers)
+    path("staff/", staff_site.urls),  # agency staff, scoped to their account
+    path("", RedirectView.as_view(url="/staff/", permanent=False)),
 ]

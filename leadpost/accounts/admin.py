@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from leadpost.accounts.models import Account, ApiToken, User
+from leadpost.accounts.models import Account, ApiToken, Permission, SecurityGroup, User
+from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 
 
 @admin.register(Account)
@@ -24,7 +25,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("account", "username", "password")}),
         ("Name", {"fields": ("first_name", "last_name", "email")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Permissions", {"fields": ("is_active", "security_groups", "is_staff", "is_superuser")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -73,3 +74,74 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
 
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         messages.success(request, f"Revoked {count} token(s).")
+
+
+@admin.register(SecurityGroup)
+class SecurityGroupAdmin(admin.ModelAdmin[SecurityGroup]):
+    list_display = [
+        "name",
+        "account",
+        "sales_enablement_visible",
+        "manage_data",
+        "manage_urls",
+        "view_post_log",
+        "manage_users",
+    ]
+    list_filter = ["account"]
+    fields = [
+        "account",
+        "name",
+        "sales_enablement_visible",
+        "manage_data",
+        "manage_urls",
+        "view_post_log",
+        "manage_users",
+    ]
+
+
+# --- Staff pages (scoped to the user's account; see accounts/staff.py) ---
+
+
+@admin.register(User, site=staff_site)
+class StaffUserAdmin(AccountScopedAdmin[User], DjangoUserAdmin):
+    """Users of the agency: names (agents are matched by them), active flag, security groups."""
+
+    view_needs = change_needs = (Permission.MANAGE_USERS,)
+    list_display = ["username", "first_name", "last_name", "email", "is_active", "groups_list"]
+    list_filter = ["is_active", "security_groups"]
+    search_fields = ["username", "first_name", "last_name", "email"]
+    filter_horizontal = ["security_groups"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Name", {"fields": ("first_name", "last_name", "email")}),
+        ("Access", {"fields": ("is_active", "security_groups")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "username",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("security_groups")
+
+    @admin.display(description="security groups")
+    def groups_list(self, obj: User) -> str:
+        return ", ".join(group.name for group in obj.security_groups.all()) or "—"
+
+
+@admin.register(SecurityGroup, site=staff_site)
+class StaffSecurityGroupAdmin(AccountScopedAdmin[SecurityGroup], SecurityGroupAdmin):
+    view_needs = change_needs = (Permission.MANAGE_USERS,)

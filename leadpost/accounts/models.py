@@ -54,6 +54,49 @@ class Account(models.Model):
         return moment.astimezone(self.tz).date()
 
 
+class Permission(models.TextChoices):
+    """What a security group grants (SPEC §10); a user has the union of their groups'."""
+
+    SALES_ENABLEMENT = "sales_enablement", "Sales Enablement: Visible"
+    MANAGE_DATA = "manage_data", "Manage Data & Custom Fields"
+    MANAGE_URLS = "manage_urls", "Manage Lead Post URLs"
+    VIEW_POST_LOG = "view_post_log", "View Lead Post Log"
+    MANAGE_USERS = "manage_users", "Manage Users & Security Groups"
+
+
+class SecurityGroup(models.Model):
+    """A named set of permissions within one account (SPEC §10)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="security_groups")
+    name = models.CharField(max_length=100)
+    sales_enablement_visible = models.BooleanField(
+        "Sales Enablement", default=False, help_text="Visible when checked, Hidden otherwise."
+    )
+    manage_data = models.BooleanField("Manage Data & Custom Fields", default=False)
+    manage_urls = models.BooleanField("Manage Lead Post URLs", default=False)
+    view_post_log = models.BooleanField("View Lead Post Log", default=False)
+    manage_users = models.BooleanField("Manage Users & Security Groups", default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="security_group_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def granted(self) -> set[Permission]:
+        flags = {
+            Permission.SALES_ENABLEMENT: self.sales_enablement_visible,
+            Permission.MANAGE_DATA: self.manage_data,
+            Permission.MANAGE_URLS: self.manage_urls,
+            Permission.VIEW_POST_LOG: self.view_post_log,
+            Permission.MANAGE_USERS: self.manage_users,
+        }
+        return {permission for permission, on in flags.items() if on}
+
+
 class User(AbstractUser):
     """A member of an account's staff; an agent is a user records can be assigned to.
 
@@ -64,6 +107,7 @@ class User(AbstractUser):
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+    security_groups = models.ManyToManyField(SecurityGroup, blank=True, related_name="members")
 
     class Meta:
         indexes = [models.Index(fields=["account", "last_name", "first_name"])]
@@ -71,6 +115,28 @@ class User(AbstractUser):
     def __str__(self) -> str:
         full = self.get_full_name()
         return full or self.username
+
+    def account_permissions(self) -> frozenset[Permission]:
+        """The union of the user's security groups' permissions; operators have them all.
+
+        Cached on the instance: pages ask several times per request.
+        """
+        cached: frozenset[Permission] | None = getattr(self, "_account_permissions", None)
+        if cached is None:
+            if self.is_superuser:
+                cached = frozenset(Permission)
+            elif not self.is_active or self.account_id is None:
+                cached = frozenset()
+            else:
+                granted: set[Permission] = set()
+                for group in self.security_groups.filter(account_id=self.account_id):
+                    granted |= group.granted()
+                cached = frozenset(granted)
+            self._account_permissions = cached
+        return cached
+
+    def has_account_permission(self, *needed: Permission) -> bool:
+        return set(needed) <= self.account_permissions()
 
 
 class ApiToken(models.Model):

@@ -26,7 +26,13 @@ from leadpost.intake.parse import parse_lead
 from leadpost.intake.redact import redact_params
 from leadpost.lib.encryption import encrypt_ssn, ssn_index
 from leadpost.records import attachments
-from leadpost.records.actions import ensure_list_values, find_list_values, match_agents
+from leadpost.records.actions import (
+    check_custom_values,
+    ensure_list_values,
+    find_list_values,
+    match_agents,
+    store_custom_values,
+)
 from leadpost.records.models import ListName, ListValue, Record, RecordType
 
 
@@ -93,18 +99,6 @@ def _routing_warnings(parsed: ParsedLead) -> list[Problem]:
             '"Auto" starts Lead Routing Rules only for Sales Records on accounts with premium '
             "workflow actions; not assigned.",
         )
-    ]
-
-
-def _custom_field_warnings(parsed: ParsedLead) -> list[Problem]:
-    # No custom field definitions exist for the account yet, so every custom_<Name> is unknown.
-    return [
-        Problem(
-            f"custom_{name}",
-            "unknown_custom_field",
-            f'This account has no custom field named "{name}" (names are case-sensitive); ignored.',
-        )
-        for name in parsed.custom
     ]
 
 
@@ -241,9 +235,10 @@ def receive_lead(
     # everything that can be done without it is done first.
     wanted_lists = _list_names(parsed, url)
     lists = find_list_values(account, wanted_lists)
-    agents, agent_problems = match_agents(account, _agent_names(parsed))
-    warnings += agent_problems + _routing_warnings(parsed)
-    warnings += _custom_field_warnings(parsed)
+    sales = parsed.mode == RecordMode.SALES_RECORD
+    agents, agent_problems = match_agents(account, _agent_names(parsed), sales_enablement=sales)
+    custom, custom_problems = check_custom_values(account, parsed.mode, parsed.custom)
+    warnings += agent_problems + _routing_warnings(parsed) + custom_problems
 
     if dry_run:
         return _dry_run(url, parsed, wanted_lists, lists, agents, warnings, record_type, log_kwargs)
@@ -256,6 +251,7 @@ def receive_lead(
             lists = ensure_list_values(account, wanted_lists, lists)
             record = _record_from(url, parsed, lists, agents, received_at)
             record.save(force_insert=True)
+            store_custom_values(record, custom)
             attachments.add_notes(record, parsed.notes, blobs, now=received_at, new_record=True)
             log = _log(
                 url,

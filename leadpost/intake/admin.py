@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from leadpost.accounts.models import Permission
+from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 
 
@@ -166,3 +168,27 @@ class PostLogAdmin(admin.ModelAdmin[PostLog]):
     @admin.display(description="parameters (redacted)")
     def pretty_params(self, obj: PostLog) -> str:
         return self._pre(obj.params)
+
+
+# --- Staff pages (scoped to the user's account; see accounts/staff.py) ---
+
+
+@admin.register(LeadPostUrl, site=staff_site)
+class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
+    view_needs = change_needs = (Permission.MANAGE_URLS,)
+
+    def has_delete_permission(self, request: HttpRequest, obj: LeadPostUrl | None = None) -> bool:
+        return False  # disable instead: the post log keeps pointing at the URL
+
+
+@admin.register(PostLog, site=staff_site)
+class StaffPostLogAdmin(AccountScopedAdmin[PostLog], PostLogAdmin):
+    view_needs = (Permission.VIEW_POST_LOG,)
+    change_needs = None
+    list_filter = [
+        "result",
+        "status_code",
+        "dry_run",
+        ("lead_post_url", admin.RelatedOnlyFieldListFilter),
+        "received_at",
+    ]

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from leadpost.accounts.models import Account, User
+from leadpost.accounts.models import Account, SecurityGroup, User
 from leadpost.intake.lead import AgentName, Problem
-from leadpost.records.models import ListName, ListValue, list_key
+from leadpost.records.custom_fields import CheckedValue, CustomValueError, check_value
+from leadpost.records.models import (
+    CustomField,
+    CustomFieldValue,
+    ListName,
+    ListValue,
+    Record,
+    list_key,
+)
 
 
 def find_list_values(account: Account, wanted: Mapping[ListName, str]) -> dict[ListName, ListValue]:
@@ -44,22 +52,26 @@ def ensure_list_values(
 
 
 def match_agents(
-    account: Account, names: Mapping[str, AgentName]
+    account: Account, names: Mapping[str, AgentName], *, sales_enablement: bool = False
 ) -> tuple[dict[str, User], list[Problem]]:
     """Match agent names to active users of the account, exactly (SPEC §6), in one query.
 
     `names` maps the post parameter prefix (e.g. "servicingAgent") to the name given. A name with
-    no match or more than one leaves the role unassigned, warned.
+    no match or more than one leaves the role unassigned, warned. With `sales_enablement` (Sales
+    Record mode) the one match must also see Sales Enablement, else it is not assigned.
     """
     if not names:
         return {}, []
     condition = Q()
     for name in names.values():
         condition |= Q(first_name=name.first, last_name=name.last)
+    sees_sales = SecurityGroup.objects.filter(
+        members=OuterRef("pk"), account_id=account.pk, sales_enablement_visible=True
+    )
     candidates = list(
-        User.objects.filter(condition, account=account, is_active=True).only(
-            "id", "first_name", "last_name", "account_id"
-        )
+        User.objects.filter(condition, account=account, is_active=True)
+        .annotate(sees_sales=Exists(sees_sales))
+        .only("id", "first_name", "last_name", "account_id")
     )
     matched: dict[str, User] = {}
     problems: list[Problem] = []
@@ -68,7 +80,16 @@ def match_agents(
         # the rule (exact, case-sensitive) independent of a database's collation.
         users = [u for u in candidates if u.first_name == name.first and u.last_name == name.last]
         field = f"{role}FirstName"
-        if len(users) == 1:
+        if len(users) == 1 and sales_enablement and not users[0].sees_sales:
+            problems.append(
+                Problem(
+                    field,
+                    "agent_lacks_sales_enablement",
+                    f'"{name.first} {name.last}" cannot see Sales Enablement (no security group '
+                    "grants it), so cannot be assigned Sales Records; not assigned.",
+                )
+            )
+        elif len(users) == 1:
             matched[role] = users[0]
         elif not users:
             problems.append(
@@ -88,3 +109,71 @@ def match_agents(
                 )
             )
     return matched, problems
+
+
+def check_custom_values(
+    account: Account, entity_type: str, posted: Mapping[str, str]
+) -> tuple[list[tuple[CustomField, CheckedValue]], list[Problem]]:
+    """Match `custom_<Name>` values to the account's active fields and check their types (SPEC §7).
+
+    Names match exactly, case and spaces included; an unknown name or a bad value is warned and
+    ignored. One query, and none when the post has no custom fields.
+    """
+    if not posted:
+        return [], []
+    fields = {
+        f.name: f
+        for f in CustomField.objects.filter(
+            account=account, entity_type=entity_type, active=True, name__in=list(posted)
+        )
+    }
+    checked: list[tuple[CustomField, CheckedValue]] = []
+    problems: list[Problem] = []
+    for name, raw in posted.items():
+        parameter = f"custom_{name}"
+        custom_field = fields.get(name)
+        # The database may compare case-insensitively (a collation); the rule is exact.
+        if custom_field is None or custom_field.name != name:
+            problems.append(
+                Problem(
+                    parameter,
+                    "unknown_custom_field",
+                    f"This account has no active {entity_type.replace('_', ' ')} custom field "
+                    f'named "{name}" (names are exact, case and spaces included); ignored.',
+                )
+            )
+            continue
+        try:
+            checked.append(
+                (custom_field, check_value(custom_field.field_type, raw, custom_field.options))
+            )
+        except CustomValueError as exc:
+            shown = raw if len(raw) <= 60 else raw[:57] + "..."
+            problems.append(
+                Problem(
+                    parameter,
+                    "invalid_custom_value",
+                    f'{parameter} "{shown}" {exc} ({custom_field.get_field_type_display()}); ignored.',
+                )
+            )
+    return checked, problems
+
+
+def store_custom_values(record: Record, checked: list[tuple[CustomField, CheckedValue]]) -> None:
+    """Save checked values on a new record, adding posted options to their fields."""
+    if not checked:
+        return
+    CustomFieldValue.objects.bulk_create(
+        [CustomFieldValue(record=record, field=f, value=c.value) for f, c in checked]
+    )
+    adding = {f.pk: c.new_options for f, c in checked if c.new_options}
+    if not adding:
+        return
+    # Read-modify-write of the options list under a row lock: two posts adding options to one
+    # field at once must not lose either (SQLite serialises writers anyway).
+    for custom_field in CustomField.objects.select_for_update().filter(pk__in=adding):
+        known = {option.casefold() for option in custom_field.options}
+        new = [o for o in adding[custom_field.pk] if o.casefold() not in known]
+        if new:
+            custom_field.options = [*custom_field.options, *new]
+            custom_field.save(update_fields=["options"])

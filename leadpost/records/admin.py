@@ -8,9 +8,12 @@ from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from leadpost.accounts.models import Permission
+from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.records.models import (
     Attachment,
     AttachmentState,
+    CustomField,
     Individual,
     ListValue,
     Note,
@@ -39,7 +42,9 @@ class NoteInline(admin.StackedInline[Note, Record]):
         rows = []
         for attachment in note.attachments.all():
             if attachment.state == AttachmentState.STORED:
-                link = reverse("admin:records_attachment_download", args=[attachment.pk])
+                link = reverse(
+                    f"{self.admin_site.name}:records_attachment_download", args=[attachment.pk]
+                )
                 state = format_html('<a href="{}">download</a> ({} bytes)', link, attachment.size)
             elif attachment.state == AttachmentState.FAILED:
                 state = format_html("failed: {}", attachment.error)
@@ -82,6 +87,7 @@ RECORD_FIELDS = [
     "zip_code",
     "county",
     "servicing_agent",
+    "custom_fields",
 ]
 INDIVIDUAL_ONLY = [
     "type",
@@ -129,6 +135,18 @@ class RecordAdmin(admin.ModelAdmin[Record]):
     @admin.display(description="SSN")
     def ssn_masked(self, obj: Record) -> str:
         return obj.ssn_masked or "—"
+
+    @admin.display(description="custom fields")
+    def custom_fields(self, obj: Record) -> str:
+        values = sorted(obj.custom_values.select_related("field"), key=lambda v: v.field.name)
+        if not values:
+            return "—"
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "", "<tr><th>{}</th><td>{}</td></tr>", ((v.field.name, v.value) for v in values)
+            ),
+        )
 
 
 @admin.register(Individual)
@@ -186,16 +204,15 @@ class AttachmentAdmin(admin.ModelAdmin[Attachment]):
     @admin.display(description="record")
     def record_link(self, obj: Attachment) -> str:
         record = obj.note.record
-        url = reverse("admin:records_individual_change", args=[record.pk])
-        if record.record_type != "individual":
-            url = reverse("admin:records_salesrecord_change", args=[record.pk])
+        model = "individual" if record.record_type == "individual" else "salesrecord"
+        url = reverse(f"{self.admin_site.name}:records_{model}_change", args=[record.pk])
         return format_html('<a href="{}">{}</a>', url, record)
 
     @admin.display(description="file")
     def download_link(self, obj: Attachment) -> str:
         if obj.state != AttachmentState.STORED:
             return "—"
-        url = reverse("admin:records_attachment_download", args=[obj.pk])
+        url = reverse(f"{self.admin_site.name}:records_attachment_download", args=[obj.pk])
         return format_html('<a href="{}">download {}</a>', url, obj.file_name)
 
     def get_urls(self) -> list[URLPattern]:
@@ -217,3 +234,52 @@ class AttachmentAdmin(admin.ModelAdmin[Attachment]):
             filename=attachment.file_name,
             content_type=attachment.content_type or "application/octet-stream",
         )
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin[CustomField]):
+    list_display = ["name", "parameter", "entity_type", "field_type", "active", "account"]
+    list_filter = ["entity_type", "field_type", "active", "account"]
+    search_fields = ["name"]
+    fields = ["account", "entity_type", "name", "field_type", "options", "active"]
+
+    @admin.display(description="post parameter")
+    def parameter(self, obj: CustomField) -> str:
+        return obj.parameter
+
+
+# --- Staff pages (scoped to the user's account; see accounts/staff.py) ---
+
+STAFF_RECORD_FILTERS = [
+    ("status", admin.RelatedOnlyFieldListFilter),
+    ("lead_source", admin.RelatedOnlyFieldListFilter),
+    ("servicing_agent", admin.RelatedOnlyFieldListFilter),
+    "created_at",
+    "lead_date",
+]
+
+
+@admin.register(Individual, site=staff_site)
+class StaffIndividualAdmin(AccountScopedAdmin[Record], IndividualAdmin):
+    list_filter = STAFF_RECORD_FILTERS  # type: ignore[assignment]
+
+
+@admin.register(SalesRecord, site=staff_site)
+class StaffSalesRecordAdmin(AccountScopedAdmin[Record], SalesRecordAdmin):
+    view_needs = (Permission.SALES_ENABLEMENT,)
+    list_filter = STAFF_RECORD_FILTERS  # type: ignore[assignment]
+
+
+@admin.register(ListValue, site=staff_site)
+class StaffListValueAdmin(AccountScopedAdmin[ListValue], ListValueAdmin):
+    view_needs = change_needs = (Permission.MANAGE_DATA,)
+
+
+@admin.register(CustomField, site=staff_site)
+class StaffCustomFieldAdmin(AccountScopedAdmin[CustomField], CustomFieldAdmin):
+    view_needs = change_needs = (Permission.MANAGE_DATA,)
+
+
+@admin.register(Attachment, site=staff_site)
+class StaffAttachmentAdmin(AccountScopedAdmin[Attachment], AttachmentAdmin):
+    account_path = "note__record__account"

@@ -265,3 +265,66 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class FieldType(models.TextChoices):
+    """The custom field types of SPEC §7."""
+
+    TEXT_FIELD = "text", "Text Field"
+    TEXT_AREA = "textarea", "Text Area"
+    NUMBER = "number", "Number"
+    CURRENCY = "currency", "Currency"
+    PERCENT = "percent", "Percent"
+    DATE = "date", "Date"
+    CHECKBOX = "checkbox", "Checkbox"
+    DROPDOWN = "dropdown", "Dropdown"
+    CHECKBOX_LIST = "checkbox_list", "Checkbox List"
+
+
+class CustomField(models.Model):
+    """An account's own field on Individuals or Sales Records, posted as `custom_<Name>` (SPEC §7)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="custom_fields")
+    entity_type = models.CharField(max_length=20, choices=RecordType.choices)
+    # Exactly as vendors must spell it after `custom_`, spaces and case included.
+    name = models.CharField(max_length=100)
+    field_type = models.CharField("type", max_length=20, choices=FieldType.choices)
+    active = models.BooleanField(default=True)
+    # Dropdown and Checkbox List options, in the order shown; posts add missing ones.
+    options = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["entity_type", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "entity_type", "name"], name="custom_field_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def parameter(self) -> str:
+        return f"custom_{self.name}"
+
+    @property
+    def has_options(self) -> bool:
+        return self.field_type in (FieldType.DROPDOWN, FieldType.CHECKBOX_LIST)
+
+
+class CustomFieldValue(models.Model):
+    """A record's value of a custom field, normalised per its type (text in every case)."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="custom_values")
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="values")
+    value = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "field"], name="custom_value_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.value}"

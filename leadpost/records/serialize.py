@@ -68,7 +68,12 @@ def record_json(record: Record) -> dict[str, Any]:
                 "leadSourceAgent": _agent(record.lead_source_agent),
             }
         )
-    # Prefetched (see RECORD_PREFETCH): pinned first, then in the order they were posted.
+    # Prefetched (see RECORD_PREFETCH). Checkbox Lists as lists, everything else as posted/normalised.
+    data["customFields"] = {
+        v.field.name: (v.value.split("||") if v.field.field_type == "checkbox_list" else v.value)
+        for v in sorted(record.custom_values.all(), key=lambda v: v.field.name)
+    }
+    # Pinned first, then in the order they were posted.
     data["notes"] = [note_json(note) for note in record.notes.all()]
     return data
 
@@ -102,7 +107,7 @@ def attachment_json(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-RECORD_PREFETCH = ("notes__attachments",)
+RECORD_PREFETCH = ("notes__attachments", "custom_values__field")
 RECORD_RELATED = (
     "lead_post_url",
     "status",

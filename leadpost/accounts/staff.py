@@ -1,0 +1,235 @@
+"""The pages agency staff use: Django's admin, scoped to the user's own account in one place.
+
+Every staff page is a ModelAdmin derived from `AccountScopedAdmin`, which filters querysets by the
+user's account, limits choices of related rows to that account, fills the account in on new rows
+and asks the user's security groups (SPEC §10) for each permission. Operators (superusers) see all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path, reverse
+
+from leadpost.accounts.models import Account, Permission, RecordMode, User
+
+
+def staff_user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class StaffSite(admin.AdminSite):
+    site_header = "Leadpost"
+    site_title = "Leadpost"
+    index_title = "Your agency's leads"
+    index_template = "staff/index.html"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(
+            user.is_active
+            and isinstance(user, User)
+            and (user.is_superuser or user.account_id is not None)
+        )
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        user = request.user
+        if isinstance(user, User) and user.is_authenticated:
+            context["account"] = user.account
+            context["can_use_utility"] = (
+                user.account_id is not None
+                and user.has_account_permission(Permission.SALES_ENABLEMENT, Permission.MANAGE_DATA)
+            )
+            context["can_see_custom_fields"] = user.has_account_permission(Permission.MANAGE_DATA)
+        return context
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        return [
+            path(
+                "lead-post-utility/",
+                self.admin_view(self.lead_post_utility),
+                name="lead_post_utility",
+            ),
+            path(
+                "custom-fields/",
+                self.admin_view(self.custom_fields_page),
+                name="custom_fields_page",
+            ),
+            *super().get_urls(),
+        ]
+
+    def lead_post_utility(self, request: HttpRequest) -> HttpResponse:
+        """SPEC §10: one setting per account, for users with Sales Enablement and Manage Data."""
+        user = staff_user(request)
+        if user.account is None or not user.has_account_permission(
+            Permission.SALES_ENABLEMENT, Permission.MANAGE_DATA
+        ):
+            return TemplateResponse(
+                request,
+                "staff/forbidden.html",
+                {
+                    **self.each_context(request),
+                    "title": "Lead Post Utility",
+                    "needed": "Sales Enablement (Visible) and Manage Data & Custom Fields",
+                },
+                status=403,
+            )
+        account: Account = user.account
+        form = LeadPostUtilityForm(
+            request.POST or None, initial={"record_mode": account.record_mode}
+        )
+        if request.method == "POST" and form.is_valid():
+            account.record_mode = form.cleaned_data["record_mode"]
+            account.save(update_fields=["record_mode"])
+            urls = account.lead_post_urls.count()
+            messages.success(
+                request,
+                f"Lead Post now creates {account.get_record_mode_display()}: "
+                f"all {urls} Lead Post URL(s) of {account.name} switched at once.",
+            )
+            return HttpResponseRedirect(reverse("staff:lead_post_utility"))
+        context = {
+            **self.each_context(request),
+            "title": "Lead Post Utility",
+            "form": form,
+            "excluded": [
+                "Type",
+                "Project Code",
+                "Other Lead Source",
+                "Business Phone",
+                "Lead Agent",
+            ],
+        }
+        return TemplateResponse(request, "staff/lead_post_utility.html", context)
+
+    def custom_fields_page(self, request: HttpRequest) -> HttpResponse:
+        """SPEC §7: pick the entity type, see each field's exact post parameter, type and options."""
+        from leadpost.records.models import CustomField, RecordType
+
+        user = staff_user(request)
+        if not user.has_account_permission(Permission.MANAGE_DATA):
+            return TemplateResponse(
+                request,
+                "staff/forbidden.html",
+                {
+                    **self.each_context(request),
+                    "title": "Custom Fields",
+                    "needed": "Manage Data & Custom Fields",
+                },
+                status=403,
+            )
+        entity = request.GET.get("entity_type", RecordType.INDIVIDUAL)
+        if entity not in RecordType.values:
+            entity = RecordType.INDIVIDUAL
+        fields = CustomField.objects.filter(entity_type=entity).order_by("name")
+        if not user.is_superuser:
+            fields = fields.filter(account_id=user.account_id or 0)
+        context = {
+            **self.each_context(request),
+            "title": "Custom Fields",
+            "entity_types": RecordType.choices,
+            "entity_type": entity,
+            "fields": fields,
+        }
+        return TemplateResponse(request, "staff/custom_fields.html", context)
+
+
+class LeadPostUtilityForm(forms.Form):
+    record_mode = forms.ChoiceField(label="Lead Post creates", choices=RecordMode.choices)
+
+
+staff_site = StaffSite(name="staff")
+
+
+class AccountScopedAdmin[M: models.Model](admin.ModelAdmin[M]):
+    """A staff page over one model, showing only the user's account's rows (SPEC §10)."""
+
+    account_path = "account"  # lookup from the model to its Account
+    view_needs: tuple[Permission, ...] = ()  # permissions needed to see the page
+    change_needs: tuple[Permission, ...] | None = None  # to add/change/delete; None: read-only
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
+        queryset = super().get_queryset(request)
+        user = staff_user(request)
+        if user.is_superuser:
+            return queryset
+        return queryset.filter(**{self.account_path: user.account_id})
+
+    def _allowed(self, request: HttpRequest, needs: tuple[Permission, ...] | None) -> bool:
+        user = request.user
+        if needs is None or not isinstance(user, User) or not user.is_active:
+            return False
+        if not user.is_superuser and user.account_id is None:
+            return False
+        return user.has_account_permission(*needs)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, self.view_needs)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, self.view_needs)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._allowed(request, self.change_needs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, self.change_needs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, self.change_needs)
+
+    def _hides_account(self, request: HttpRequest) -> bool:
+        return not staff_user(request).is_superuser and self.account_path == "account"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        return [f for f in fields if f != "account"] if self._hides_account(request) else fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [f for f in fields if f != "account"] if self._hides_account(request) else fields
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = list(super().get_list_display(request))
+        return [c for c in columns if c != "account"] if self._hides_account(request) else columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        if not staff_user(request).is_superuser:
+            filters = [f for f in filters if f != "account"]
+        return filters
+
+    def _scope_choices(self, db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
+        user = staff_user(request)
+        related = db_field.remote_field.model
+        if user.is_superuser:
+            return
+        names = {f.name for f in related._meta.get_fields()}
+        if "account" in names:
+            queryset = kwargs.get("queryset") or related._default_manager.all()
+            kwargs["queryset"] = queryset.filter(account_id=user.account_id)
+        elif related is Account:
+            kwargs["queryset"] = Account.objects.filter(pk=user.account_id or 0)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        user = staff_user(request)
+        if not change and self.account_path == "account" and not user.is_superuser:
+            obj.account_id = user.account_id
+        super().save_model(request, obj, form, change)
