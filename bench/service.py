@@ -217,7 +217,11 @@ class Service:
     def web_worker_pids(self) -> list[int]:
         """The gunicorn worker processes: gunicorn processes whose parent is the gunicorn master."""
         assert self.process is not None
-        gunicorns = {p for p in [self.process.pid, *_descendants(self.process.pid)] if "gunicorn" in _cmdline(p)}
+        gunicorns = {
+            p
+            for p in [self.process.pid, *_descendants(self.process.pid)]
+            if "gunicorn" in _cmdline(p)
+        }
         masters = {p for p in gunicorns if _ppid(p) not in gunicorns}
         return sorted(p for p in gunicorns if _ppid(p) in masters)
 
@@ -305,10 +309,94 @@ def machine() -> str:
     with contextlib.suppress(OSError, StopIteration):
         mem_kib = int(
             next(
-                x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")
+                x
+                for x in Path("/proc/meminfo").read_text().splitlines()
+                if x.startswith("MemTotal")
             ).split()[1]
         )
     return (
         f"{os.cpu_count()} cores ({model}), {mem_kib / 1024 / 1024:.0f} GiB RAM, "
         f"Python {sys.version.split()[0]}, {os.uname().sysname} {os.uname().release}"
     )
+
+
+# CPU accounting: the bench shares the machine, so each run reports how much CPU went elsewhere. --
+
+
+def _busy_ticks() -> int:
+    """CPU time spent busy by the whole machine since boot, in clock ticks (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle
+
+
+def _process_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _database_pids() -> list[int]:
+    """PostgreSQL's processes: part of the system under test when it is the database."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU used during one run, split into server (+ database), load generator and the rest.
+
+    "other" is what the machine spent on anything else (another job on a shared machine):
+    figures measured while it is high are not the server's.
+    """
+
+    HZ = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def _sut_pids(self) -> list[int]:
+        assert self.service.process is not None
+        pids = [self.service.process.pid, *_descendants(self.service.process.pid)]
+        if self.service.database_url:
+            pids += _database_pids()
+        return pids
+
+    def __enter__(self) -> CpuMeter:
+        self.pids = self._sut_pids()
+        self.start_total = _busy_ticks()
+        self.start_sut = {p: _process_ticks(p) for p in self.pids}
+        self.start_time = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.monotonic() - self.start_time
+        self.total = (_busy_ticks() - self.start_total) / self.HZ
+        self.sut = sum(max(0, _process_ticks(p) - t) for p, t in self.start_sut.items()) / self.HZ
+
+    def report(self, loadgen_seconds: float) -> dict[str, float]:
+        """Percentages of one core over the run: server+database, load generator, other."""
+        other = max(0.0, self.total - self.sut - loadgen_seconds)
+        return {
+            "server_cpu_pct": round(100 * self.sut / self.seconds, 1),
+            "other_cpu_pct": round(100 * other / self.seconds, 1),
+        }
+
+
+def wait_for_quiet(max_wait: float, threshold_pct: float = 10.0) -> float:
+    """Wait (up to max_wait s) for a second in which the machine is busy under threshold_pct of
+    one core; returns the busy % of the last second measured."""
+    deadline = time.monotonic() + max_wait
+    hz = os.sysconf("SC_CLK_TCK")
+    while True:
+        before = _busy_ticks()
+        time.sleep(1.0)
+        busy = 100 * (_busy_ticks() - before) / hz
+        if busy < threshold_pct or time.monotonic() >= deadline:
+            return busy

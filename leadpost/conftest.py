@@ -5,14 +5,21 @@ Named like Healthchecks' alice/bob/charlie so a test reads as a story.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from django.test import Client
 
-from leadpost.accounts.models import Account, ApiToken, User
+from leadpost.accounts.models import Account, ApiToken, Permission, SecurityGroup, User
 from leadpost.intake.models import LeadPostUrl
 
 
@@ -72,3 +79,98 @@ def post(client: Client, vendor_url: tuple[LeadPostUrl, str]) -> PostFn:
         )
 
     return _post
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for servers and workers the tests start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture
+def served(transactional_db: None) -> Iterator[str]:
+    """The production server (`leadpost serve`, gunicorn) on a free port, on the test database."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
+        "DATABASE_URL": database_url(),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "leadpost.cli",
+            "serve",
+            "--no-worker",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    pause = threading.Event()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            try:
+                httpx.get(f"{base}/leadpost/not-a-token", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "leadpost serve did not answer within 60 s"
+                pause.wait(0.2)  # the server is booting: ask again shortly
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+# SecurityGroup's flag for each permission (SPEC §10).
+GROUP_FLAGS = {
+    Permission.SALES_ENABLEMENT: "sales_enablement_visible",
+    Permission.MANAGE_DATA: "manage_data",
+    Permission.MANAGE_URLS: "manage_urls",
+    Permission.VIEW_POST_LOG: "view_post_log",
+    Permission.MANAGE_USERS: "manage_users",
+}
+
+
+@pytest.fixture
+def staff_member(db: None) -> Callable[..., User]:
+    """Make a user of `account` whose one security group grants exactly `permissions`."""
+
+    def _make(
+        account: Account,
+        username: str,
+        *permissions: Permission,
+        password: str | None = None,
+        group_name: str | None = None,
+        **fields: Any,
+    ) -> User:
+        group = SecurityGroup.objects.create(
+            account=account,
+            name=group_name or f"{username}'s group",
+            **{GROUP_FLAGS[p]: True for p in permissions},
+        )
+        user = User.objects.create_user(username, password=password, account=account, **fields)
+        user.security_groups.add(group)
+        return user
+
+    return _make

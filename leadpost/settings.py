@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "leadpost.accounts",
     "leadpost.records",
     "leadpost.intake",
+    "leadpost.routing",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,30 @@ LEADPOST_SWEEP_INTERVAL = env_int("LEADPOST_SWEEP_INTERVAL", 30, minimum=1)
 LEADPOST_SWEEP_GRACE_SECONDS = env_int("LEADPOST_SWEEP_GRACE_SECONDS", 300, minimum=1)
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# E-mail to agents (Sales Workflows). Development prints messages to the console.
+_EMAIL_BACKEND = (
+    env_str("LEADPOST_EMAIL_BACKEND")
+    or f"django.core.mail.backends.{'console' if DEV else 'smtp'}.EmailBackend"
+)
+MAILERS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": (
+            {
+                "host": env_str("LEADPOST_EMAIL_HOST", "localhost"),
+                "port": env_int("LEADPOST_EMAIL_PORT", 587),
+                "username": env_str("LEADPOST_EMAIL_USER", "") or "",
+                "password": env_str("LEADPOST_EMAIL_PASSWORD", "") or "",
+                "use_tls": env_bool("LEADPOST_EMAIL_USE_TLS", True),
+                "timeout": 30,
+            }
+            if _EMAIL_BACKEND.endswith("smtp.EmailBackend")
+            else {}
+        ),
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("LEADPOST_EMAIL_FROM", "leadpost@localhost")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -37,6 +37,12 @@ class Account(models.Model):
         choices=RecordMode.choices,
         default=RecordMode.INDIVIDUAL,
     )
+    # Sales Workflows and "Auto" routing are premium workflow actions (SPEC §6); operators set it.
+    premium_workflows = models.BooleanField("premium workflow actions", default=False)
+    # Where "Auto" leads go when no Lead Routing Rule has an eligible agent; empty: unassigned.
+    fallback_agent = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

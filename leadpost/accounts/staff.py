@@ -11,6 +11,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,11 +30,29 @@ def staff_user(request: HttpRequest) -> User:
     return user
 
 
+class StaffAuthenticationForm(AdminAuthenticationForm):
+    """The staff login: membership of an account lets a user in, as `StaffSite.has_permission` says.
+
+    Fix (issue 4 tests): Django's admin login form also requires `is_staff`, which nothing sets on
+    agency users (create_user, the staff Users page), so no agency user could log in at /staff/.
+    """
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        AuthenticationForm.confirm_login_allowed(self, user)  # inactive users are refused there
+        if not (user.is_superuser or getattr(user, "account_id", None) is not None):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
 class StaffSite(admin.AdminSite):
     site_header = "Leadpost"
     site_title = "Leadpost"
     index_title = "Your agency's leads"
     index_template = "staff/index.html"
+    login_form = StaffAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
@@ -205,8 +227,23 @@ class AccountScopedAdmin[M: models.Model](admin.ModelAdmin[M]):
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = list(super().get_list_filter(request))
         if not staff_user(request).is_superuser:
-            filters = [f for f in filters if f != "account"]
+            # Fix (issue 4 tests): a plain filter on a relation lists every row of the related
+            # table, other accounts' included (the Users page listed every account's security
+            # groups); offer only the values this account's rows use.
+            filters = [
+                (f, admin.RelatedOnlyFieldListFilter)
+                if isinstance(f, str) and self._is_relation(f)
+                else f
+                for f in filters
+                if f != "account"
+            ]
         return filters
+
+    def _is_relation(self, lookup: str) -> bool:
+        try:
+            return bool(get_fields_from_path(self.model, lookup)[-1].is_relation)
+        except (FieldDoesNotExist, NotRelationField):
+            return False
 
     def _scope_choices(self, db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
         user = staff_user(request)

@@ -33,7 +33,9 @@ from leadpost.records.actions import (
     match_agents,
     store_custom_values,
 )
-from leadpost.records.models import ListName, ListValue, Record, RecordType
+from leadpost.records.custom_fields import CheckedValue
+from leadpost.records.models import CustomField, ListName, ListValue, Record, RecordType
+from leadpost.routing.actions import Decision, LeadFacts, apply_decision, route, run_workflows
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,8 @@ def _agent_names(parsed: ParsedLead) -> dict[str, AgentName]:
     return names
 
 
-def _routing_warnings(parsed: ParsedLead) -> list[Problem]:
-    if not parsed.auto_route:
+def _routing_warnings(parsed: ParsedLead, routes: bool) -> list[Problem]:
+    if not parsed.auto_route or routes:
         return []
     # Lead Routing Rules run only for Sales Records on accounts with premium workflow actions
     # (SPEC §6); elsewhere "Auto" is just a name that matches no agent.
@@ -98,6 +100,35 @@ def _routing_warnings(parsed: ParsedLead) -> list[Problem]:
             "routing_unavailable",
             '"Auto" starts Lead Routing Rules only for Sales Records on accounts with premium '
             "workflow actions; not assigned.",
+        )
+    ]
+
+
+def _facts(
+    url: LeadPostUrl,
+    parsed: ParsedLead,
+    lists: dict[ListName, ListValue],
+    custom: list[tuple[CustomField, CheckedValue]],
+) -> LeadFacts:
+    source = lists.get(ListName.LEAD_SOURCE)
+    return LeadFacts(
+        state=str(parsed.fields.get("state", "")),
+        zip_code=str(parsed.fields.get("zip_code", "")),
+        lead_source=source.value if source else "",
+        lead_post_url_id=url.pk,
+        custom={f.pk: checked.value for f, checked in custom},
+    )
+
+
+def _unrouted_warnings(decision: Decision) -> list[Problem]:
+    if decision.agent is not None:
+        return []
+    return [
+        Problem(
+            "servicingAgentFirstName",
+            "routing_unassigned",
+            "No Lead Routing Rule had an eligible agent and the account has no fallback agent; "
+            "not assigned.",
         )
     ]
 
@@ -238,10 +269,30 @@ def receive_lead(
     sales = parsed.mode == RecordMode.SALES_RECORD
     agents, agent_problems = match_agents(account, _agent_names(parsed), sales_enablement=sales)
     custom, custom_problems = check_custom_values(account, parsed.mode, parsed.custom)
-    warnings += agent_problems + _routing_warnings(parsed) + custom_problems
+    # "Auto" with no last name starts Lead Routing Rules, for Sales Records on premium accounts.
+    routes = parsed.auto_route and sales and account.premium_workflows
+    warnings += agent_problems + _routing_warnings(parsed, routes) + custom_problems
+    today = account.local_date(received_at)
 
     if dry_run:
-        return _dry_run(url, parsed, wanted_lists, lists, agents, warnings, record_type, log_kwargs)
+        decision = None
+        if routes:
+            facts = _facts(url, parsed, lists, custom)
+            decision = route(account, facts, today=today, dry_run=True)
+            warnings += _unrouted_warnings(decision)
+            if decision.agent is not None:
+                agents["servicingAgent"] = decision.agent
+        return _dry_run(
+            url,
+            parsed,
+            wanted_lists,
+            lists,
+            agents,
+            warnings,
+            record_type,
+            log_kwargs,
+            decision.as_json(received_at) if decision else None,
+        )
 
     # Base64 files go to storage before the transaction (no write lock held while writing MBs);
     # they are removed again if the record is not stored.
@@ -250,8 +301,15 @@ def receive_lead(
         with transaction.atomic():
             lists = ensure_list_values(account, wanted_lists, lists)
             record = _record_from(url, parsed, lists, agents, received_at)
+            facts = _facts(url, parsed, lists, custom)
+            if routes:
+                decision = route(account, facts, today=today)
+                apply_decision(record, decision, at=received_at, today=today)
+                warnings += _unrouted_warnings(decision)
             record.save(force_insert=True)
             store_custom_values(record, custom)
+            if sales and account.premium_workflows:
+                run_workflows(record, facts, at=received_at, today=today)
             attachments.add_notes(record, parsed.notes, blobs, now=received_at, new_record=True)
             log = _log(
                 url,
@@ -280,6 +338,8 @@ def receive_lead(
         "servicingAgent": _agent_json(record.servicing_agent),
         "warnings": [w.as_json() for w in warnings],
     }
+    if record.routing is not None:
+        body["routing"] = record.routing
     return Outcome(200, body, log.pk)
 
 
@@ -326,6 +386,7 @@ def _dry_run(
     warnings: list[Problem],
     record_type: str,
     log_kwargs: dict[str, Any],
+    routing: dict[str, Any] | None,
 ) -> Outcome:
     """SPEC §3 dry run: everything a real post would do, reported, nothing stored but the log."""
     existing = None
@@ -342,6 +403,7 @@ def _dry_run(
         "recordId": existing.pk if existing else None,
         "servicingAgent": _agent_json(agents.get("servicingAgent")),
         "leadSourceAgent": _agent_json(agents.get("leadSourceAgent")),
+        "routing": routing,
         "newListValues": [
             {"list": str(name), "value": value}
             for name, value in wanted_lists.items()

@@ -75,7 +75,10 @@ def is_public(ip: IPAddress) -> bool:
     metadata), multicast, reserved or unspecified. `is_global` follows IANA's special-purpose
     registries, which cover all of those but multicast."""
     ip = _unwrap(ip)
-    return ip.is_global and not ip.is_multicast
+    # is_global misses IPv6's reserved ::/8 beyond the few addresses IANA lists, e.g. the
+    # deprecated IPv4-compatible ::127.0.0.1 (::7f00:1), which is_global calls public and some
+    # stacks route to 127.0.0.1. SPEC §8 refuses reserved ranges, so they are refused here.
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 def _allowed(ip: IPAddress, policy: Policy) -> bool:

@@ -142,6 +142,10 @@ class Record(models.Model):
         on_delete=models.SET_NULL,
         related_name="sourced_records",
     )
+    # Why the servicing agent was chosen by Lead Routing Rules (rule, skipped agents and why).
+    routing = models.JSONField(null=True, blank=True)
+    # The day (account's time zone) routing assigned it: what daily caps count.
+    routed_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -152,7 +156,10 @@ class Record(models.Model):
                 fields=["account", "external_id"], name="record_external_id_unique_per_account"
             )
         ]
-        indexes = [models.Index(fields=["account", "id"])]
+        indexes = [
+            models.Index(fields=["account", "id"]),
+            models.Index(fields=["routed_on", "servicing_agent"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"

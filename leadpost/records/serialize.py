@@ -57,6 +57,7 @@ def record_json(record: Record) -> dict[str, Any]:
         "zip": _text(record.zip_code),
         "county": _text(record.county),
         "servicingAgent": _agent(record.servicing_agent),
+        "routing": record.routing,
     }
     if individual:
         data.update(

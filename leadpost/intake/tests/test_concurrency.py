@@ -29,10 +29,10 @@ def _post_all(url: str, bodies: list[dict[str, str]]) -> list[httpx.Response]:
         return list(pool.map(send, bodies))
 
 
-def test_same_external_id_at_once_makes_one_record(live_server, agency):
+def test_same_external_id_at_once_makes_one_record(served, agency):
     _, token = LeadPostUrl.issue(agency, "Datalot")
     body = {"firstName": "John", "lastName": "Doe", "externalID": "retry-1", "status": "Brand New"}
-    responses = _post_all(f"{live_server.url}/leadpost/{token}", [body] * 8)
+    responses = _post_all(f"{served}/leadpost/{token}", [body] * 8)
 
     assert [r.status_code for r in responses] == [200] * 8
     results = sorted(r.json()["result"] for r in responses)
@@ -43,12 +43,12 @@ def test_same_external_id_at_once_makes_one_record(live_server, agency):
     assert ListValue.objects.filter(value="Brand New").count() == 1
 
 
-def test_new_list_value_posted_at_once_is_created_once(live_server, agency):
+def test_new_list_value_posted_at_once_is_created_once(served, agency):
     _, token = LeadPostUrl.issue(agency, "Datalot")
     bodies = [
         {"firstName": f"N{i}", "lastName": "X", "leadSource": "Fresh Vendor"} for i in range(8)
     ]
-    responses = _post_all(f"{live_server.url}/leadpost/{token}", bodies)
+    responses = _post_all(f"{served}/leadpost/{token}", bodies)
     assert [r.json()["result"] for r in responses] == ["created"] * 8
     assert ListValue.objects.filter(value="Fresh Vendor").count() == 1
     assert Record.objects.filter(lead_source__value="Fresh Vendor").count() == 8

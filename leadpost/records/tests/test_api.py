@@ -89,6 +89,7 @@ def test_record_detail_shows_every_field_normalised(client, vendor_url, api_toke
         "leadSourceOther": "Radio",
         "businessPhone": "(319) 555-0102",
         "leadSourceAgent": None,
+        "routing": None,
         "customFields": {},
         "notes": [],
     }

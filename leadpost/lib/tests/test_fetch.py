@@ -1,0 +1,335 @@
+"""Downloading a vendor's attachment URL safely (SPEC §8), against a real HTTP server on 127.0.0.1.
+
+The URL in a lead is chosen by whoever posts it, so `fetch` must refuse every address that is not
+public before it connects. Those refusals are checked here without any traffic leaving the machine:
+an audit hook turns any connection to a non-loopback address into a test failure, so a refusal that
+happened only after connecting could not pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from leadpost.lib.fetch import Failed, Fetched, Policy, Refused, Transient, fetch
+
+PDF = b"%PDF-1.4 quote for John Doe\n" * 100
+
+# Production's policy (SPEC §8): loopback refused like any other non-public address.
+DEFAULT = Policy(max_bytes=1024 * 1024, timeout=10)
+# The tests' policy: our own server on 127.0.0.1 (and only loopback) is reachable.
+LOOPBACK = Policy(max_bytes=1024 * 1024, timeout=10, allow_loopback=True)
+
+
+# ------------------------------------------------------------------ no traffic leaves the machine
+
+
+class OutboundConnection(AssertionError):
+    """A test tried to connect somewhere other than loopback: the refusal came too late."""
+
+
+_guard = threading.Event()
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "socket.connect" or not _guard.is_set():
+        return
+    address = args[1]
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if host not in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+        raise OutboundConnection(f"the test tried to connect to {address!r}")
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed; it acts only while _guard is set
+
+
+@pytest.fixture(autouse=True)
+def no_traffic_leaves() -> Iterator[None]:
+    _guard.set()
+    try:
+        yield
+    finally:
+        _guard.clear()
+
+
+# ------------------------------------------------------------------ a real HTTP server
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    routes: dict[str, Route]
+    requests: list[str]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (size cap, time-out) is expected here
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        route = self.server.routes.get(self.path)
+        if route is None:
+            send_status(self, 404)
+        else:
+            route(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def send_file(handler: BaseHTTPRequestHandler, body: bytes, content_type: str) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def send_undeclared(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """A body without Content-Length: HTTP/1.0, ended by closing the connection."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/octet-stream")
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def send_redirect(handler: BaseHTTPRequestHandler, location: str, status: int = 302) -> None:
+    handler.send_response(status)
+    handler.send_header("Location", location)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def send_status(handler: BaseHTTPRequestHandler, status: int) -> None:
+    body = f"HTTP {status}".encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "text/plain")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class LocalServer:
+    """A vendor's file server on 127.0.0.1: `routes` maps a path to a handler; `requests` lists
+    the paths asked for, in order."""
+
+    def __init__(self) -> None:
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.routes = {}
+        self._httpd.requests = []
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def routes(self) -> dict[str, Route]:
+        return self._httpd.routes
+
+    @property
+    def requests(self) -> list[str]:
+        return self._httpd.requests
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    srv = LocalServer()
+    srv.routes["/quote.pdf"] = lambda h: send_file(h, PDF, "application/pdf")
+    for hops in range(1, 6):  # /hop/N redirects to /hop/N-1 (a relative Location); /hop/0 is a file
+        srv.routes[f"/hop/{hops}"] = lambda h, n=hops: send_redirect(h, f"/hop/{n - 1}")
+    srv.routes["/hop/0"] = lambda h: send_file(h, PDF, "application/pdf")
+    srv.routes["/missing.pdf"] = lambda h: send_status(h, 404)
+    srv.routes["/broken.pdf"] = lambda h: send_status(h, 500)
+    srv.routes["/unavailable.pdf"] = lambda h: send_status(h, 503)
+    srv.routes["/busy.pdf"] = lambda h: send_status(h, 429)
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections and never answers (the kernel completes the handshake)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/quote.pdf"
+    finally:
+        sock.close()
+
+
+# ------------------------------------------------------------------ files that are fetched
+
+
+def test_a_file_is_downloaded_with_its_content_type(server: LocalServer) -> None:
+    fetched = fetch(server.url("/quote.pdf"), LOOPBACK)
+    assert fetched == Fetched(PDF, "application/pdf", server.url("/quote.pdf"))
+    assert server.requests == ["/quote.pdf"]
+
+
+def test_a_chain_of_three_redirects_is_followed(server: LocalServer) -> None:
+    fetched = fetch(server.url("/hop/3"), LOOPBACK)
+    assert fetched.content == PDF
+    assert fetched.final_url == server.url("/hop/0")
+    assert server.requests == ["/hop/3", "/hop/2", "/hop/1", "/hop/0"]
+
+
+def test_a_fourth_redirect_fails_without_being_followed(server: LocalServer) -> None:
+    with pytest.raises(Failed, match="more than 3 redirects"):
+        fetch(server.url("/hop/4"), LOOPBACK)
+    assert server.requests == ["/hop/4", "/hop/3", "/hop/2", "/hop/1"]
+
+
+def test_a_body_exactly_at_the_cap_is_kept(server: LocalServer) -> None:
+    fetched = fetch(server.url("/quote.pdf"), Policy(len(PDF), timeout=10, allow_loopback=True))
+    assert fetched.content == PDF
+
+
+# ------------------------------------------------------------------ answers that are not a file
+
+
+def test_a_4xx_fails_for_good(server: LocalServer) -> None:
+    with pytest.raises(Failed, match="HTTP 404") as caught:
+        fetch(server.url("/missing.pdf"), LOOPBACK)
+    assert caught.value.retry is False
+
+
+@pytest.mark.parametrize("path", ["/broken.pdf", "/unavailable.pdf", "/busy.pdf"])
+def test_a_5xx_or_429_is_transient(server: LocalServer, path: str) -> None:
+    with pytest.raises(Transient, match="HTTP (500|503|429)") as caught:
+        fetch(server.url(path), LOOPBACK)
+    assert caught.value.retry is True
+
+
+def test_a_body_over_the_cap_with_its_length_declared_fails(server: LocalServer) -> None:
+    server.routes["/huge.pdf"] = lambda h: send_file(h, b"x" * 5000, "application/pdf")
+    with pytest.raises(Failed, match="5000 bytes; the limit is 4096"):
+        fetch(server.url("/huge.pdf"), Policy(4096, timeout=10, allow_loopback=True))
+
+
+def test_a_body_over_the_cap_without_a_declared_length_fails(server: LocalServer) -> None:
+    server.routes["/stream.bin"] = lambda h: send_undeclared(h, b"x" * 200_000)
+    with pytest.raises(Failed, match="larger than the limit of 100000 bytes"):
+        fetch(server.url("/stream.bin"), Policy(100_000, timeout=10, allow_loopback=True))
+
+
+def test_a_body_without_a_declared_length_under_the_cap_is_kept(server: LocalServer) -> None:
+    server.routes["/stream.bin"] = lambda h: send_undeclared(h, PDF)
+    assert fetch(server.url("/stream.bin"), LOOPBACK).content == PDF
+
+
+def test_a_server_that_never_answers_is_transient(silent_server: str) -> None:
+    with pytest.raises(Transient, match="timed out|took longer"):
+        fetch(silent_server, Policy(1024, timeout=0.5, allow_loopback=True))
+
+
+def test_a_closed_port_is_transient() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # free once closed: nothing listens there
+    with pytest.raises(Transient, match="network error"):
+        fetch(f"http://127.0.0.1:{port}/quote.pdf", LOOPBACK)
+
+
+# ------------------------------------------------------------------ addresses that are refused
+
+
+def test_loopback_is_refused_by_the_default_policy(server: LocalServer) -> None:
+    with pytest.raises(Refused, match=r"non-public address \(127\.0\.0\.1\)") as caught:
+        fetch(server.url("/quote.pdf"), DEFAULT)
+    assert caught.value.retry is False
+    assert server.requests == []
+
+
+# Each of these would reach our own server if the check were fooled, so each points at it: a
+# refusal is only real if no request arrived.
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "0.0.0.0",
+        "2130706433",  # 127.0.0.1 in decimal
+        "0x7f000001",  # 127.0.0.1 in hex
+        "[::ffff:127.0.0.1]",  # IPv4-mapped IPv6
+        "[::127.0.0.1]",  # IPv4-compatible IPv6 (deprecated, reserved ::/8)
+        "[64:ff9b::7f00:1]",  # NAT64 of 127.0.0.1
+    ],
+)
+def test_our_own_machine_is_refused_in_any_spelling(server: LocalServer, host: str) -> None:
+    with pytest.raises(Refused, match="non-public address"):
+        fetch(f"http://{host}:{server.port}/quote.pdf", DEFAULT)
+    assert server.requests == []
+
+
+# Refused at the address check, before any connection: the audit hook fails the test otherwise.
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
+        "http://10.0.0.1/quote.pdf",
+        "http://172.16.0.1/quote.pdf",
+        "http://192.168.1.1/quote.pdf",
+        "http://100.64.0.1/quote.pdf",  # carrier-grade NAT
+        "http://224.0.0.1/quote.pdf",  # multicast
+        "http://240.0.0.1/quote.pdf",  # reserved
+        "http://[fd00::1]/quote.pdf",  # IPv6 unique local
+        "http://[fe80::1]/quote.pdf",  # IPv6 link-local
+        "http://[::ffff:10.0.0.1]/quote.pdf",
+        "https://10.0.0.1/quote.pdf",
+    ],
+)
+def test_private_and_special_addresses_are_refused_before_connecting(url: str) -> None:
+    with pytest.raises(Refused, match="non-public address"):
+        fetch(url, LOOPBACK)  # even the tests' policy only opens loopback
+
+
+def test_a_port_other_than_80_or_443_is_refused_before_connecting() -> None:
+    with pytest.raises(Refused, match="port 22 is not fetched from"):
+        fetch("http://93.184.216.34:22/quote.pdf", DEFAULT)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://93.184.216.34/quote.pdf"])
+def test_only_http_and_https_are_fetched(url: str) -> None:
+    with pytest.raises(Refused, match="only http:// and https://"):
+        fetch(url, DEFAULT)
+
+
+@pytest.mark.parametrize(
+    ("location", "refusal"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "non-public address"),
+        ("http://10.0.0.1/quote.pdf", "non-public address"),
+        ("http://93.184.216.34:22/", "port 22"),
+        ("file:///etc/passwd", "only http:// and https://"),
+    ],
+)
+def test_a_redirect_to_a_refused_address_is_refused(
+    server: LocalServer, location: str, refusal: str
+) -> None:
+    server.routes["/moved.pdf"] = lambda h: send_redirect(h, location, 301)
+    with pytest.raises(Refused, match=refusal):
+        fetch(server.url("/moved.pdf"), LOOPBACK)
+    assert server.requests == ["/moved.pdf"]

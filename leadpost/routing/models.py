@@ -1,0 +1,146 @@
+"""Lead Routing Rules, agents' routing data and Sales Workflows (SPEC §6)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from leadpost.accounts.models import Account
+
+
+class AgentProfile(models.Model):
+    """What routing needs to know about an agent: licences, whether they take leads, a daily cap."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    licensed_states = models.JSONField(
+        default=list, blank=True, help_text='USPS codes, e.g. ["IA", "IL"].'
+    )
+    receives_leads = models.BooleanField(
+        "active for routing", default=True, help_text="Off: Lead Routing Rules skip this agent."
+    )
+    available = models.BooleanField(
+        "available now",
+        default=True,
+        help_text="Rules that require available agents skip this agent while off.",
+    )
+    daily_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most routed leads a day (account's time zone); empty: none.",
+    )
+
+    class Meta:
+        verbose_name = "agent"
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class RoutingRule(models.Model):
+    """A ranked rule: conditions a lead must meet, and a pool of agents taking turns.
+
+    `position` is the rotation's place in the weighted pool. It is read and advanced under a row
+    lock inside the record's transaction, so concurrent posts neither skip nor double up an agent.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="routing_rules")
+    name = models.CharField(max_length=200)
+    priority = models.PositiveIntegerField(default=1, help_text="1 is tried first.")
+    active = models.BooleanField(default=True)
+    states = models.JSONField(default=list, blank=True, help_text='Empty: any. E.g. ["IA"].')
+    zip_prefixes = models.JSONField(default=list, blank=True, help_text='E.g. ["522", "523"].')
+    lead_sources = models.JSONField(
+        default=list, blank=True, help_text="Lead source names (case ignored). Empty: any."
+    )
+    lead_post_urls = models.ManyToManyField(
+        "intake.LeadPostUrl", blank=True, help_text="The vendors' URLs. None selected: any."
+    )
+    custom_field = models.ForeignKey(
+        "records.CustomField", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    custom_value = models.CharField(
+        max_length=255, blank=True, help_text="With a custom field: the value it must have."
+    )
+    require_available = models.BooleanField(
+        "agents must be available", default=False, help_text="Skip agents not marked available."
+    )
+    position = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}. {self.name}"
+
+
+class PoolMember(models.Model):
+    """An agent in a rule's pool; with weight 2 they get two leads for every one of weight 1."""
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="pool")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    weight = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["rule", "agent"], name="pool_agent_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} ×{self.weight}"
+
+
+class SalesWorkflow(models.Model):
+    """Runs on every new Sales Record whose conditions match, once per record (SPEC §6)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sales_workflows")
+    name = models.CharField(max_length=200)
+    order = models.PositiveIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    states = models.JSONField(default=list, blank=True, help_text="Empty: any.")
+    lead_sources = models.JSONField(default=list, blank=True, help_text="Empty: any.")
+    lead_post_urls = models.ManyToManyField("intake.LeadPostUrl", blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActionKind(models.TextChoices):
+    ROUTE = "route", "Run Lead Routing Rules"
+    SET_STATUS = "set_status", "Set status"
+    NOTIFY_AGENT = "notify_agent", "E-mail the assigned agent"
+
+
+class WorkflowAction(models.Model):
+    workflow = models.ForeignKey(SalesWorkflow, on_delete=models.CASCADE, related_name="actions")
+    order = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=20, choices=ActionKind.choices)
+    status = models.CharField(max_length=255, blank=True, help_text="For 'Set status'.")
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display() + (f": {self.status}" if self.status else "")
+
+
+class WorkflowRun(models.Model):
+    """That a workflow ran on a record: the unique pair makes it run once per record."""
+
+    workflow = models.ForeignKey(SalesWorkflow, on_delete=models.CASCADE, related_name="runs")
+    record = models.ForeignKey("records.Record", on_delete=models.CASCADE, related_name="+")
+    ran_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "record"], name="workflow_runs_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} on {self.record_id}"
