@@ -6,15 +6,22 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from leadpost.accounts.actions import create_default_groups
 from leadpost.accounts.models import Account, ApiToken, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin[Account]):
-    list_display = ["name", "id", "time_zone", "record_mode", "created_at"]
+    list_display = ["name", "id", "time_zone", "record_mode", "premium_workflows", "created_at"]
     search_fields = ["name"]
-    list_filter = ["record_mode"]
+    list_filter = ["record_mode", "premium_workflows"]
+    fields = ["name", "time_zone", "record_mode", "premium_workflows", "fallback_agent"]
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            create_default_groups(obj)
 
 
 @admin.register(User)
@@ -145,3 +152,33 @@ class StaffUserAdmin(AccountScopedAdmin[User], DjangoUserAdmin):
 @admin.register(SecurityGroup, site=staff_site)
 class StaffSecurityGroupAdmin(AccountScopedAdmin[SecurityGroup], SecurityGroupAdmin):
     view_needs = change_needs = (Permission.MANAGE_USERS,)
+
+
+@admin.register(Account, site=staff_site)
+class StaffAccountAdmin(AccountScopedAdmin[Account]):
+    """The agency's own settings: its time zone and where unroutable "Auto" leads go.
+
+    The record mode has its own page (the Lead Post Utility, SPEC §10) and premium workflow actions
+    are the operator's to grant, so both are shown here but not changed.
+    """
+
+    account_path = "pk"
+    view_needs = change_needs = (Permission.MANAGE_USERS,)
+    list_display = ["name", "time_zone", "record_mode", "premium_workflows", "fallback_agent"]
+    fields = ["name", "time_zone", "record_mode", "premium_workflows", "fallback_agent"]
+    readonly_fields = ["name", "record_mode", "premium_workflows"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "fallback_agent":
+            user = request.user
+            agents = User.objects.filter(is_active=True)
+            if not getattr(user, "is_superuser", False):
+                agents = agents.filter(account_id=getattr(user, "account_id", None) or 0)
+            kwargs["queryset"] = agents
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -216,6 +216,16 @@ class AccountScopedAdmin[M: models.Model](admin.ModelAdmin[M]):
         fields = list(super().get_fields(request, obj))
         return [f for f in fields if f != "account"] if self._hides_account(request) else fields
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Declared fieldsets bypass get_fields: strip the account from them too.
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._hides_account(request):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "account"]})
+            for name, options in fieldsets
+        ]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
         return [f for f in fields if f != "account"] if self._hides_account(request) else fields

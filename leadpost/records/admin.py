@@ -40,10 +40,10 @@ class NoteInline(admin.StackedInline[Note, Record]):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Fix (issue 4 tests): Django asks for the `view_note` model permission, which agency
-        # staff never have, so staff record pages showed no notes. The record's page has already
-        # decided who may see the record, and its notes are part of it.
-        return True
+        # Whoever may see the record sees its notes: Django would ask for the `view_note` model
+        # permission, which agency staff (security groups, not Django permissions) never have.
+        parent = self.admin_site._registry[self.parent_model]
+        return bool(parent.has_view_permission(request, obj))
 
     @admin.display(description="files")
     def files(self, note: Note) -> str:

@@ -92,7 +92,25 @@ class AgentForm(forms.ModelForm[AgentProfile]):
 
 
 class ScopedInline[M: Any](admin.TabularInline[M, Any]):
-    """Inline rows whose choices (agents) are limited to the user's account, like the page's."""
+    """Inline rows whose choices (agents) are limited to the user's account, like the page's.
+
+    Permissions follow the page's own: staff have security groups, not Django model permissions.
+    """
+
+    def _parent(self) -> Any:
+        return self.admin_site._registry[self.parent_model]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(self._parent().has_view_permission(request, obj))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(self._parent().has_change_permission(request, obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(self._parent().has_change_permission(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(self._parent().has_change_permission(request, obj))
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         AccountScopedAdmin._scope_choices(self, db_field, request, kwargs)  # type: ignore[arg-type]

@@ -8,14 +8,22 @@ happened only after connecting could not pass unnoticed.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from leadpost.lib.fetch import Failed, Fetched, Policy, Refused, Transient, fetch
 
@@ -123,8 +131,12 @@ class LocalServer:
     """A vendor's file server on 127.0.0.1: `routes` maps a path to a handler; `requests` lists
     the paths asked for, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.scheme = "http"
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._httpd.routes = {}
         self._httpd.requests = []
         self.port = self._httpd.server_address[1]
@@ -142,7 +154,7 @@ class LocalServer:
         return self._httpd.requests
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -150,12 +162,16 @@ class LocalServer:
         self._thread.join(timeout=5)
 
 
+def _redirect_to(location: str) -> Route:
+    return lambda handler: send_redirect(handler, location)
+
+
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     srv = LocalServer()
     srv.routes["/quote.pdf"] = lambda h: send_file(h, PDF, "application/pdf")
     for hops in range(1, 6):  # /hop/N redirects to /hop/N-1 (a relative Location); /hop/0 is a file
-        srv.routes[f"/hop/{hops}"] = lambda h, n=hops: send_redirect(h, f"/hop/{n - 1}")
+        srv.routes[f"/hop/{hops}"] = _redirect_to(f"/hop/{hops - 1}")
     srv.routes["/hop/0"] = lambda h: send_file(h, PDF, "application/pdf")
     srv.routes["/missing.pdf"] = lambda h: send_status(h, 404)
     srv.routes["/broken.pdf"] = lambda h: send_status(h, 500)
@@ -206,6 +222,49 @@ def test_a_body_exactly_at_the_cap_is_kept(server: LocalServer) -> None:
     assert fetched.content == PDF
 
 
+def _self_signed_tls(folder: Path) -> ssl.SSLContext:
+    """A server certificate for 127.0.0.1 that no public authority signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def test_https_certificates_are_verified(tmp_path: Path) -> None:
+    server = LocalServer(tls=_self_signed_tls(tmp_path))
+    server.routes["/quote.pdf"] = lambda h: send_file(h, PDF, "application/pdf")
+    try:
+        with pytest.raises(Transient, match="network error"):
+            fetch(server.url("/quote.pdf"), LOOPBACK)
+        assert server.requests == []  # no request was sent over the untrusted connection
+    finally:
+        server.close()
+
+
 # ------------------------------------------------------------------ answers that are not a file
 
 
@@ -217,7 +276,7 @@ def test_a_4xx_fails_for_good(server: LocalServer) -> None:
 
 @pytest.mark.parametrize("path", ["/broken.pdf", "/unavailable.pdf", "/busy.pdf"])
 def test_a_5xx_or_429_is_transient(server: LocalServer, path: str) -> None:
-    with pytest.raises(Transient, match="HTTP (500|503|429)") as caught:
+    with pytest.raises(Transient, match=r"HTTP (500|503|429)") as caught:
         fetch(server.url(path), LOOPBACK)
     assert caught.value.retry is True
 
@@ -240,7 +299,7 @@ def test_a_body_without_a_declared_length_under_the_cap_is_kept(server: LocalSer
 
 
 def test_a_server_that_never_answers_is_transient(silent_server: str) -> None:
-    with pytest.raises(Transient, match="timed out|took longer"):
+    with pytest.raises(Transient, match=r"timed out|took longer"):
         fetch(silent_server, Policy(1024, timeout=0.5, allow_loopback=True))
 
 

@@ -161,7 +161,7 @@ def download(client: Client, api_token: str, attachment: dict[str, Any]) -> byte
     assert attachment["contentUrl"], attachment
     response = client.get(attachment["contentUrl"], HTTP_AUTHORIZATION=f"Bearer {api_token}")
     assert response.status_code == 200
-    return b"".join(response.streaming_content)
+    return response.getvalue()
 
 
 def stored_files() -> set[Path]:
@@ -211,7 +211,7 @@ def test_one_note_with_one_base64_file_is_stored_at_once(
     assert attachment["sha256"] == hashlib.sha256(PDF).hexdigest()
     response = client.get(attachment["contentUrl"], HTTP_AUTHORIZATION=f"Bearer {api_token}")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == PDF
+    assert response.getvalue() == PDF
     assert response["Content-Disposition"] == 'attachment; filename="q.pdf"'
 
 
@@ -350,7 +350,9 @@ def test_a_note_without_a_subject_is_skipped_with_its_files_and_warned(
 def test_of_two_pinned_notes_in_one_post_the_last_stays_pinned(
     post: PostFn, client: Client, api_token: str
 ) -> None:
-    fields = lead(**note(1, "First", pinned="1"), **note(2, "Second"), **note(3, "Third", pinned="1"))
+    fields = lead(
+        **note(1, "First", pinned="1"), **note(2, "Second"), **note(3, "Third", pinned="1")
+    )
     body = created(post(fields))
 
     record = read_record(client, api_token, body["recordId"])
@@ -382,7 +384,9 @@ def test_a_duplicate_post_adds_no_notes_and_leaves_no_file(
     post: PostFn, client: Client, api_token: str
 ) -> None:
     before = stored_files()
-    first = created(post(lead(externalID="dup-1", **note(1, "Quote"), **base64_file(1, 1, "q.pdf", PDF))))
+    first = created(
+        post(lead(externalID="dup-1", **note(1, "Quote"), **base64_file(1, 1, "q.pdf", PDF)))
+    )
     after_first = stored_files()
     assert len(after_first - before) == 1
 
@@ -430,7 +434,9 @@ def test_a_url_refused_by_the_default_policy_fails_with_its_reason(
 ) -> None:
     settings.LEADPOST_FETCH_ALLOW_LOOPBACK = False  # production's policy
     file_server.files["/q.pdf"] = PDF
-    body = created(post(lead(**note(1, "Quote"), **url_file(1, 1, "q.pdf", file_server.url("/q.pdf")))))
+    body = created(
+        post(lead(**note(1, "Quote"), **url_file(1, 1, "q.pdf", file_server.url("/q.pdf"))))
+    )
 
     run_worker()
 
@@ -454,7 +460,9 @@ def test_a_500_is_retried_and_the_file_stored(
 ) -> None:
     file_server.files["/q.pdf"] = PDF
     file_server.failures["/q.pdf"] = 1
-    body = created(post(lead(**note(1, "Quote"), **url_file(1, 1, "q.pdf", file_server.url("/q.pdf")))))
+    body = created(
+        post(lead(**note(1, "Quote"), **url_file(1, 1, "q.pdf", file_server.url("/q.pdf"))))
+    )
 
     run_worker()
 
@@ -474,7 +482,9 @@ def test_five_500s_fail_the_file_after_five_tries(
 ) -> None:
     file_server.files["/q.pdf"] = PDF
     file_server.failures["/q.pdf"] = 1000
-    body = created(post(lead(**note(1, "Quote"), **url_file(1, 1, "q.pdf", file_server.url("/q.pdf")))))
+    body = created(
+        post(lead(**note(1, "Quote"), **url_file(1, 1, "q.pdf", file_server.url("/q.pdf"))))
+    )
 
     run_worker()
 

@@ -20,14 +20,12 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
-from leadpost.conftest import PostFn
+from leadpost.conftest import PostFn, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,18 +81,6 @@ def slow_server() -> Iterator[_Server]:
         thread.join(timeout=5)
 
 
-def _database_url() -> str:
-    """The test database, as DATABASE_URL for a subprocess."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    assert connection.vendor == "postgresql", connection.vendor
-    credentials = quote(db["USER"], safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 class Workers:
     """`leadpost worker` subprocesses, all killed when the test ends."""
 
@@ -106,26 +92,37 @@ class Workers:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "LEADPOST_FETCH_ALLOW_LOOPBACK": "1",
             "LEADPOST_FETCH_BACKOFF_SECONDS": "0",
             "LEADPOST_ATTACHMENT_LEASE_SECONDS": "2",
             "LEADPOST_SWEEP_INTERVAL": "1",
         }
         log = self._logs / f"worker-{len(self._running) + 1}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "leadpost.cli", "worker", "--no-startup-delay", "--interval", "0.1"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "leadpost.cli",
+                    "worker",
+                    "--no-startup-delay",
+                    "--interval",
+                    "0.1",
+                ],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         self._running.append((process, log))
         return process
 
     def output(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self._running)
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self._running
+        )
 
     def kill_all(self) -> None:
         for process, _ in self._running:
@@ -148,7 +145,7 @@ def _wait_for(condition: Callable[[], bool], what: str, workers: Workers) -> Non
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {DEADLINE_SECONDS} s\n{workers.output()}")
-        time.sleep(0.1)
+        time.sleep(0.1)  # the interval between polls; nothing is timed
 
 
 def _files_holding(content: bytes) -> list[Path]:
@@ -179,7 +176,7 @@ def test_a_download_cut_by_a_killed_worker_is_stored_once_by_the_next(
         reply = client.get(f"/api/v1/records/{record_id}", HTTP_AUTHORIZATION=f"Bearer {api_token}")
         assert reply.status_code == 200
         [only] = reply.json()["notes"][0]["attachments"]
-        return only  # type: ignore[no-any-return]
+        return only
 
     # The first worker is downloading: staff see the file pending, on its first attempt.
     _wait_for(slow_server.arrived.is_set, "the first worker's request", workers)
@@ -189,7 +186,9 @@ def test_a_download_cut_by_a_killed_worker_is_stored_once_by_the_next(
     slow_server.release.set()  # from now on the vendor's server answers
 
     workers.start()
-    _wait_for(lambda: attachment()["state"] != "pending", "the file stored by the second worker", workers)
+    _wait_for(
+        lambda: attachment()["state"] != "pending", "the file stored by the second worker", workers
+    )
 
     stored = attachment()
     content = slow_server.content
@@ -199,10 +198,9 @@ def test_a_download_cut_by_a_killed_worker_is_stored_once_by_the_next(
     assert stored["sha256"] == hashlib.sha256(content).hexdigest()
     assert stored["attempts"] >= 2
     download = client.get(stored["contentUrl"], HTTP_AUTHORIZATION=f"Bearer {api_token}")
-    assert b"".join(download.streaming_content) == content
+    assert download.getvalue() == content
     # Exactly one copy in storage, in the attachment's own place.
     [copy] = _files_holding(content)
     assert copy.name == "quote.pdf"
     assert [p for p in copy.parent.iterdir()] == [copy]
     assert len(slow_server.requests) >= 2
-    print(workers.output(), stored, slow_server.requests)

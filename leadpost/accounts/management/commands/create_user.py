@@ -5,7 +5,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from leadpost.accounts.models import User
+from leadpost.accounts.actions import ADMINISTRATORS, create_user
+from leadpost.accounts.models import SecurityGroup, User
 from leadpost.lib.commands import OperatorCommand, get_account
 
 
@@ -22,7 +23,18 @@ class Command(OperatorCommand):
         )
         parser.add_argument(
             "--password",
-            help="Lets the user log in. Without it the user cannot log in until one is set.",
+            help="Lets the user log in at /staff/. Without it the user cannot log in until one is set.",
+        )
+        parser.add_argument(
+            "--group",
+            action="append",
+            dest="groups",
+            help='A security group of the account (repeatable); default "Agents".',
+        )
+        parser.add_argument(
+            "--admin",
+            action="store_true",
+            help="Shortcut for --group Administrators (every permission).",
         )
         super().add_arguments(parser)
 
@@ -34,18 +46,21 @@ class Command(OperatorCommand):
         username = options["username"] or options["email"] or f"user-{secrets.token_hex(4)}"
         if User.objects.filter(username=username).exists():
             raise CommandError(f"The username {username!r} is taken; pass --username.")
-        user = User(
-            account=account,
-            username=username,
-            first_name=first,
-            last_name=last,
-            email=options["email"],
-        )
-        if options["password"]:
-            user.set_password(options["password"])
-        else:
-            user.set_unusable_password()
-        user.save()
+        groups = list(options["groups"] or [])
+        if options["admin"]:
+            groups.append(ADMINISTRATORS)
+        try:
+            user = create_user(
+                account,
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=options["email"],
+                password=options["password"],
+                groups=groups or None,
+            )
+        except SecurityGroup.DoesNotExist as exc:
+            raise CommandError(str(exc)) from None
         self.report(
             options,
             {
@@ -56,7 +71,11 @@ class Command(OperatorCommand):
                     "firstName": user.first_name,
                     "lastName": user.last_name,
                     "email": user.email,
+                    "securityGroups": [g.name for g in user.security_groups.all()],
                 }
             },
-            [f"Created user {user.pk}: {first} {last} ({username}) in account {account.pk}"],
+            [
+                f"Created user {user.pk}: {first} {last} ({username}) in account {account.pk}, "
+                f"groups: {', '.join(g.name for g in user.security_groups.all()) or 'none'}"
+            ],
         )

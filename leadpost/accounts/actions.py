@@ -1,0 +1,74 @@
+"""Creating accounts and their staff, the same way from the command line, the admin and the demo."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from leadpost.accounts.models import Account, SecurityGroup, User
+
+ADMINISTRATORS = "Administrators"
+AGENTS = "Agents"
+
+
+def create_default_groups(account: Account) -> None:
+    """Every account starts with two security groups, so staff can work at once (SPEC §10):
+    administrators with every permission, and agents who see Sales Enablement (and so can be
+    assigned Sales Records)."""
+    SecurityGroup.objects.get_or_create(
+        account=account,
+        name=ADMINISTRATORS,
+        defaults={
+            "sales_enablement_visible": True,
+            "manage_data": True,
+            "manage_urls": True,
+            "view_post_log": True,
+            "manage_users": True,
+        },
+    )
+    SecurityGroup.objects.get_or_create(
+        account=account, name=AGENTS, defaults={"sales_enablement_visible": True}
+    )
+
+
+@transaction.atomic
+def create_account(name: str, time_zone: str, *, premium_workflows: bool = False) -> Account:
+    account = Account.objects.create(
+        name=name, time_zone=time_zone, premium_workflows=premium_workflows
+    )
+    create_default_groups(account)
+    return account
+
+
+@transaction.atomic
+def create_user(
+    account: Account,
+    *,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str = "",
+    password: str | None = None,
+    groups: list[str] | None = None,
+) -> User:
+    """A staff member; `groups` names security groups of the account (unknown names raise)."""
+    user = User(
+        account=account,
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    names = groups if groups is not None else [AGENTS]
+    found = list(SecurityGroup.objects.filter(account=account, name__in=names))
+    missing = set(names) - {g.name for g in found}
+    if missing:
+        raise SecurityGroup.DoesNotExist(
+            f"No security group named {', '.join(sorted(missing))} in {account.name}"
+        )
+    user.security_groups.set(found)
+    return user
