@@ -123,7 +123,8 @@ def test_agency_admin_switches_mode_copies_a_parameter_and_reads_a_lead(
     expect(page.locator("#custom-fields")).not_to_contain_text("custom_Policy Count")
     row = page.locator("#custom-fields tbody tr", has_text="Home Value")
     expect(row.locator("code.parameter")).to_have_text("custom_Home Value")
-    copy = row.get_by_role("button", name="Copy")
+    copy = row.locator("button.copy")
+    expect(copy).to_have_text("Copy")
     copy.click()
     expect(copy).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == "custom_Home Value"
