@@ -2,7 +2,8 @@
 """Set up, run and test Leadpost on a development machine.
 
     python3 dev.py demo [--no-serve]  set up, migrate, create a demo account, serve on :8000
-    python3 dev.py test [ARGS...]     set up and run every test (ARGS go to pytest)
+    python3 dev.py test [ARGS...]     set up and run every test (ARGS go to pytest); installs
+                                      Debian's chromium for the browser tests when missing
     python3 dev.py lint               ruff check, ruff format --check, mypy leadpost
     python3 dev.py setup              only create or refresh the virtualenv in .venv
 
@@ -276,8 +277,35 @@ def cmd_demo(args: list[str]) -> int:
     return 0  # unreachable
 
 
+CHROMIUM = "/usr/bin/chromium"  # the browser tests drive Debian's Chromium (never a downloaded one)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser tests when it is missing: as root, or via sudo."""
+    if os.path.exists(CHROMIUM):
+        return
+    apt_get = shutil.which("apt-get")
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    sudo = None if is_root else shutil.which("sudo")
+    if apt_get is None or not (is_root or sudo):
+        die(
+            f"the browser tests need Chromium at {CHROMIUM}, which is missing, and this user "
+            "cannot install it (needs Debian's apt-get, and root or sudo). Install it, e.g. "
+            "`sudo apt-get install -y chromium` on Debian, then run this command again."
+        )
+    # `env` inside sudo: sudo drops the caller's environment.
+    prefix = ([] if is_root else [str(sudo)]) + ["env", "DEBIAN_FRONTEND=noninteractive", apt_get]
+    say(f"{CHROMIUM} is missing: installing Debian's chromium for the browser tests")
+    for argv in (["update", "-q"], ["install", "-y", "-q", "chromium"]):
+        if run(prefix + argv) != 0:
+            die(f"`apt-get {' '.join(argv)}` failed; install chromium, then run this again.")
+    if not os.path.exists(CHROMIUM):
+        die(f"chromium was installed but {CHROMIUM} is still missing.")
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_venv("test")
+    ensure_chromium()
     url = os.environ.get("DATABASE_URL")
     if url:
         say(f"running the tests on {_redact(url)}")

@@ -184,4 +184,7 @@ def _get(
     except httpx.TimeoutException:
         raise Transient(f"timed out talking to {target.host}") from None
     except httpx.TransportError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            # A certificate that does not verify will not verify on the next try either.
+            raise Failed(f"the TLS certificate of {target.host} is not valid") from None
         raise Transient(f"network error talking to {target.host}: {type(exc).__name__}") from None

@@ -263,7 +263,10 @@ def sweep(now: dt.datetime | None = None) -> int:
                     lease_token="",
                 )
                 continue
-            if row.update(lease_until=None, lease_token="", next_attempt_at=now):
+            # Only if nobody claimed it since it was listed: a fresh lease must not be broken.
+            if row.filter(lease_until=lease_until).update(
+                lease_until=None, lease_token="", next_attempt_at=now
+            ):
                 download_attachment.enqueue(pk)
     if stuck:
         logger.info("sweep: nudged %d stuck attachment download(s)", len(stuck))

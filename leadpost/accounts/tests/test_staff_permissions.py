@@ -20,6 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 from leadpost.accounts.models import Account, Permission, RecordMode, SecurityGroup, User
+from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake.models import LeadPostUrl, PostLog
 from leadpost.records.models import (
     Attachment,
@@ -230,6 +231,8 @@ PAGES = [
     page("security groups", "/staff/accounts/securitygroup/", USERS),
     page("a security group", "/staff/accounts/securitygroup/{group}/change/", USERS),
     page("new security group", "/staff/accounts/securitygroup/add/", USERS),
+    page("agency settings", "/staff/accounts/account/", USERS),
+    page("the agency", "/staff/accounts/account/{account.pk}/change/", USERS),
     page("Lead Post Utility", "/staff/lead-post-utility/", SE, MD),
     page("Custom Fields page (Individual)", "/staff/custom-fields/?entity_type=individual", MD),
     page("Custom Fields page (Sales Record)", "/staff/custom-fields/?entity_type=sales_record", MD),
@@ -312,6 +315,27 @@ def test_sales_record_files_need_sales_enablement(client, ours, holders):
     assert b"".join(response.streaming_content) == b"scanned form"
 
 
+def test_record_pages_show_custom_fields_notes_and_files_to_staff(client, ours, holders):
+    login(client, holders["nothing"])
+    page = client.get(f"/staff/records/individual/{ours.individual}/change/").content.decode()
+    assert "Quill Value" in page and "blue" in page
+    assert "Call notes quill-individual.txt" in page and "Wants a quote." in page
+    download = f"/staff/records/attachment/{ours.attachment}/download/"
+    assert f'href="{download}"' in page
+    response = client.get(download)
+    assert b"".join(response.streaming_content) == b"scanned form"
+
+
+def test_every_staff_page_is_scoped_to_the_account():
+    """A page registered on the staff site without AccountScopedAdmin would show every account."""
+    unscoped = [
+        type(model_admin).__name__
+        for model_admin in staff_site._registry.values()
+        if not isinstance(model_admin, AccountScopedAdmin)
+    ]
+    assert unscoped == []
+
+
 # ------------------------------------------------------------------ the Lead Post Utility
 
 
@@ -351,6 +375,7 @@ LISTS_WITH_THEIR_ROW = [
     ("/staff/intake/postlog/", "Otter Leads"),
     ("/staff/accounts/user/", "otto"),
     ("/staff/accounts/securitygroup/", "Otter Admins"),
+    ("/staff/accounts/account/", "Cornbelt Mutual"),
     ("/staff/lead-post-utility/", "Cornbelt Mutual"),
     ("/staff/custom-fields/?entity_type=individual", "custom_Otter Value"),
     ("/staff/custom-fields/?entity_type=sales_record", "No custom fields"),
@@ -401,6 +426,7 @@ OBJECT_PAGES = [
     "/staff/intake/postlog/{post_log}/change/",
     "/staff/accounts/user/{user}/change/",
     "/staff/accounts/securitygroup/{group}/change/",
+    "/staff/accounts/account/{account.pk}/change/",
 ]
 
 
@@ -455,6 +481,7 @@ def test_related_choices_are_the_users_own_account(client, ours, outsider, staff
         ("/staff/records/individual/", "Otto Owl"),  # servicing agent filter
         ("/staff/records/individual/", "Otter Source"),  # lead source filter
         ("/staff/intake/postlog/", "Otter Leads"),  # Lead Post URL filter
+        (f"/staff/accounts/account/{outsider.account_id}/change/", "Otto Owl"),  # fallback agent
     ]:
         page = client.get(path).content.decode()
         assert theirs_shown in page, path

@@ -258,7 +258,8 @@ def test_https_certificates_are_verified(tmp_path: Path) -> None:
     server = LocalServer(tls=_self_signed_tls(tmp_path))
     server.routes["/quote.pdf"] = lambda h: send_file(h, PDF, "application/pdf")
     try:
-        with pytest.raises(Transient, match="network error"):
+        # Failed for good: an untrusted certificate is not retried.
+        with pytest.raises(Failed, match="TLS certificate .* is not valid"):
             fetch(server.url("/quote.pdf"), LOOPBACK)
         assert server.requests == []  # no request was sent over the untrusted connection
     finally:
