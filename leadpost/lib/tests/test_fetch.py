@@ -259,7 +259,7 @@ def test_https_certificates_are_verified(tmp_path: Path) -> None:
     server.routes["/quote.pdf"] = lambda h: send_file(h, PDF, "application/pdf")
     try:
         # Failed for good: an untrusted certificate is not retried.
-        with pytest.raises(Failed, match="TLS certificate .* is not valid"):
+        with pytest.raises(Failed, match=r"TLS certificate .* is not valid"):
             fetch(server.url("/quote.pdf"), LOOPBACK)
         assert server.requests == []  # no request was sent over the untrusted connection
     finally:
