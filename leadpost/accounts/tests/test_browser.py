@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from leadpost.accounts.models import Permission, RecordMode
@@ -53,6 +54,10 @@ def browser(live_server, monkeypatch) -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+            # Meanwhile the test ran in another contextvars context, so its queries went through
+            # a database connection of their own: close it here, in that context, or it outlives
+            # the test (and PostgreSQL then refuses to drop the test database).
+            connections.close_all()
 
 
 @pytest.fixture
