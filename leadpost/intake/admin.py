@@ -9,9 +9,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from leadpost.accounts.models import Permission
+from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
+from leadpost.records.models import RecordType
 
 
 @admin.register(LeadPostUrl)
@@ -185,6 +186,18 @@ class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
 class StaffPostLogAdmin(AccountScopedAdmin[PostLog], PostLogAdmin):
     view_needs = (Permission.VIEW_POST_LOG,)
     change_needs = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PostLog]:
+        queryset = super().get_queryset(request)
+        user = request.user
+        # The posts of Sales Records carry the same lead data as the records themselves, which
+        # only users who see Sales Enablement may read.
+        if not (
+            isinstance(user, User) and user.has_account_permission(Permission.SALES_ENABLEMENT)
+        ):
+            queryset = queryset.exclude(record__record_type=RecordType.SALES_RECORD)
+        return queryset
+
     list_filter = [
         "result",
         "status_code",

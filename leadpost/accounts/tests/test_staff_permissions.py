@@ -622,3 +622,23 @@ def test_operators_see_every_account(client, ours, theirs, db):
     assert page.status_code == 200 and "Otterfeather Sales" in page.content.decode()
     groups = client.get("/staff/accounts/securitygroup/").content.decode()
     assert "Quill Agents" in groups and "Otter Admins" in groups
+
+
+def test_post_log_hides_sales_record_posts_without_sales_enablement(client, agency, post):
+    from leadpost.accounts.models import RecordMode, SecurityGroup, User
+
+    individual = post({"firstName": "Ivy", "lastName": "Individual"}).json()
+    agency.record_mode = RecordMode.SALES_RECORD
+    agency.save()
+    sales = post({"firstName": "Sam", "lastName": "Sales"}).json()
+    group = SecurityGroup.objects.create(account=agency, name="Log readers", view_post_log=True)
+    reader = User.objects.create_user("reader", password="pw", account=agency)
+    reader.security_groups.add(group)
+    client.force_login(reader)
+    page = client.get("/staff/intake/postlog/").content.decode()
+    assert f"/staff/intake/postlog/{individual['postId']}/change/" in page
+    assert f"/staff/intake/postlog/{sales['postId']}/change/" not in page
+    group.sales_enablement_visible = True
+    group.save()
+    page = client.get("/staff/intake/postlog/").content.decode()
+    assert f"/staff/intake/postlog/{sales['postId']}/change/" in page
