@@ -141,11 +141,13 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 def _wait_for(condition: Callable[[], bool], what: str, workers: Workers) -> None:
+    # Polls the database (the row is the truth; nothing signals a change), bounded by a deadline.
     deadline = time.monotonic() + DEADLINE_SECONDS
+    between_polls = threading.Event()
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {DEADLINE_SECONDS} s\n{workers.output()}")
-        time.sleep(0.1)  # the interval between polls; nothing is timed
+        between_polls.wait(0.1)
 
 
 def _files_holding(content: bytes) -> list[Path]:
