@@ -179,7 +179,12 @@ def _database() -> dict[str, Any]:
     if url:
         config: dict[str, Any] = dict(
             dj_database_url.parse(
-                url, conn_max_age=env_int("LEADPOST_CONN_MAX_AGE", 600), conn_health_checks=True
+                url,
+                conn_max_age=env_int("LEADPOST_CONN_MAX_AGE", 600),
+                # Off by default: a check costs a round trip on every request (measured in
+                # bench/README.md); a connection lost to a database restart fails one post with
+                # a 503, which the vendor retries.
+                conn_health_checks=env_bool("LEADPOST_CONN_HEALTH_CHECKS", False),
             )
         )
         return config
