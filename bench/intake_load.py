@@ -118,6 +118,7 @@ def summarise(figures: dict[str, Any], *, lead: bool) -> dict[str, Any]:
         "max_ms": lat["max"] / 1000,
         "loadgen_cpu_pct": round(100 * figures["loadgen_cpu_s"] / seconds, 1),
         "server_cpu_pct": figures["server_cpu_pct"],
+        "database_cpu_pct": figures["database_cpu_pct"],
         "other_cpu_pct": figures["other_cpu_pct"],
     }
 
@@ -157,7 +158,7 @@ def reconcile(service: Service, label: str, ids_file: Path) -> dict[str, Any]:
 def fmt_row(level: int, name: str, s: dict[str, Any], ratio: str = "") -> str:
     return (
         f"{level:>4}  {name:<6} {s['per_s']:>8.0f} {s['p50_ms']:>8.1f} {s['p90_ms']:>8.1f} "
-        f"{s['p99_ms']:>8.1f} {s['max_ms']:>8.0f} {s['errors']:>6} {s['server_cpu_pct']:>6.0f}% "
+        f"{s['p99_ms']:>8.1f} {s['max_ms']:>8.0f} {s['errors']:>6} {s['server_cpu_pct']:>6.0f}% {s['database_cpu_pct']:>5.0f}% "
         f"{s['loadgen_cpu_pct']:>6.0f}% {s['other_cpu_pct']:>6.0f}%{' (!)' if s['other_cpu_pct'] >= 10 else ''}"
         f"  {ratio}"
     )
@@ -171,10 +172,30 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="web workers (default: cores)")
     parser.add_argument("--engine", help="database ENGINE to use instead of the settings' one")
     parser.add_argument(
+        "--db-option",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="add to the database's OPTIONS, e.g. server_side_binding=true (repeatable)",
+    )
+    parser.add_argument(
+        "--db-setting",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="set in the database's settings, e.g. CONN_HEALTH_CHECKS=false (repeatable)",
+    )
+    parser.add_argument(
         "--no-access-log",
         action="store_true",
         help="start gunicorn directly with serve's arguments minus the access log (and no "
         "background worker), to measure what per-request logging costs",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="start gunicorn directly with this many threads per worker (a threaded server)",
     )
     parser.add_argument("--bench-database", default="leadpost_bench")
     parser.add_argument(
@@ -198,6 +219,9 @@ def main() -> int:
         workers=args.workers,
         engine=args.engine,
         access_log=not args.no_access_log,
+        threads=args.threads,
+        db_options={k: json.loads(v) for k, v in (o.split("=", 1) for o in args.db_option)},
+        db_settings={k: json.loads(v) for k, v in (o.split("=", 1) for o in args.db_setting)},
     )
     work = Path(tempfile.mkdtemp(prefix="leadpost-wrk-"))
     rows: list[dict[str, Any]] = []
@@ -205,11 +229,20 @@ def main() -> int:
         tokens = service.prepare(["warmup"] + [f"c{c}" for c in levels])
         body_file = work / "lead.form"
         body_file.write_text(typical_template())
-        server = "gunicorn without access log" if args.no_access_log else "leadpost serve"
+        server = "leadpost serve"
+        if args.no_access_log or args.threads > 1:
+            server = "gunicorn (serve's arguments" + (
+                ", no access log" if args.no_access_log else ""
+            )
+            server += f", {args.threads} threads)" if args.threads > 1 else ")"
         engine = args.engine or "settings' default engine"
+        if args.db_option:
+            engine += ", OPTIONS + " + ", ".join(args.db_option)
+        if args.db_setting:
+            engine += ", " + ", ".join(args.db_setting)
         print(f"Machine: {machine()}", flush=True)
         print(
-            f"Server: {server}, {args.workers or os.cpu_count()} sync workers; "
+            f"Server: {server}, {args.workers or os.cpu_count()} workers; "
             f"{service.database} ({engine}); wrk -t1, {args.duration} s per run; "
             f"body {body_file.stat().st_size} bytes",
             flush=True,
@@ -228,7 +261,7 @@ def main() -> int:
                 time.sleep(1)
             print(
                 f"\n{'conc':>4}  {'path':<6} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} "
-                f"{'p99 ms':>8} {'max ms':>8} {'errors':>6} {'server':>7} {'wrk':>7} {'other':>7}",
+                f"{'p99 ms':>8} {'max ms':>8} {'errors':>6} {'server':>7} {'db':>6} {'wrk':>7} {'other':>7}",
                 flush=True,
             )
             for level in levels:
@@ -272,6 +305,8 @@ def main() -> int:
                         "machine": machine(),
                         "database": service.database,
                         "engine": args.engine,
+                        "db_options": args.db_option,
+                        "db_settings": args.db_setting,
                         "server": server,
                         "workers": args.workers or os.cpu_count(),
                         "duration": args.duration,

@@ -53,6 +53,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=500, help="posts timed (default 500)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="posts per timed batch (default: posts/10, max 100)"
+    )
     parser.add_argument("--engine", help="database ENGINE instead of the settings' one")
     parser.add_argument("--bench-database", default="leadpost_bench")
     args = parser.parse_args()
@@ -105,7 +108,7 @@ def main() -> int:
             post(n)
         # Timed in batches; the best batch is the figure least disturbed by other jobs on the
         # machine, the mean the one to expect.
-        batch = max(1, min(100, args.posts // 10))
+        batch = args.batch or max(1, min(100, args.posts // 10))
         times = []
         n = 100
         for _ in range(max(1, args.posts // batch)):

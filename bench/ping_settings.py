@@ -2,9 +2,12 @@
 
 The trivial endpoint runs in the same server, through the same middleware, as the Lead Post
 endpoint, so its throughput is the framework's ceiling on this machine in the same run.
-BENCH_DB_ENGINE swaps the database backend (e.g. `leadpost.lib.sqlite_backend`) to compare one.
+To compare a setting before proposing it: BENCH_DB_ENGINE swaps the database backend (e.g.
+`leadpost.lib.sqlite_backend`), BENCH_DB_SETTINGS (a JSON object) sets keys of the database's
+settings (e.g. CONN_HEALTH_CHECKS) and BENCH_DB_OPTIONS (a JSON object) adds to its OPTIONS.
 """
 
+import json
 import os
 
 from leadpost.settings import *  # noqa: F403
@@ -14,3 +17,9 @@ ROOT_URLCONF = "bench.ping_urls"
 
 if os.environ.get("BENCH_DB_ENGINE"):
     DATABASES["default"]["ENGINE"] = os.environ["BENCH_DB_ENGINE"]
+if os.environ.get("BENCH_DB_OPTIONS"):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        json.loads(os.environ["BENCH_DB_OPTIONS"])
+    )
+if os.environ.get("BENCH_DB_SETTINGS"):
+    DATABASES["default"].update(json.loads(os.environ["BENCH_DB_SETTINGS"]))
