@@ -2,7 +2,7 @@
 """Compare server configurations (or code trees) for lead posts, interleaved in one run.
 
     .venv/bin/python bench/intake_compare.py \\
-        --variant "plain:" --variant "flock: --engine leadpost.lib.sqlite_backend"
+        --variant "plain:" --variant "no WAL: --db-option init_command=\"PRAGMA journal_mode=DELETE\""
     DATABASE_URL=postgres://... .venv/bin/python bench/intake_compare.py \\
         --variant "checks:" --variant "no checks: --db-setting CONN_HEALTH_CHECKS=false"
     .venv/bin/python bench/intake_compare.py --variant "before: --root ../main-before" --variant "after:"

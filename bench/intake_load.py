@@ -72,12 +72,13 @@ def wrk(
                 service.base + path,
             ],
             env=env,
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+    if out.returncode != 0 or "BENCH-JSON " not in out.stdout:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    line = next(x for x in out.splitlines() if x.startswith("BENCH-JSON "))
+    line = next(x for x in out.stdout.splitlines() if x.startswith("BENCH-JSON "))
     figures: dict[str, Any] = json.loads(line[len("BENCH-JSON ") :])
     figures["loadgen_cpu_s"] = (after.ru_utime - before.ru_utime) + (
         after.ru_stime - before.ru_stime

@@ -3,7 +3,7 @@
 The trivial endpoint runs in the same server, through the same middleware, as the Lead Post
 endpoint, so its throughput is the framework's ceiling on this machine in the same run.
 To compare a setting before proposing it: BENCH_DB_ENGINE swaps the database backend (e.g.
-`leadpost.lib.sqlite_backend`), BENCH_DB_SETTINGS (a JSON object) sets keys of the database's
+a custom SQLite backend of your own), BENCH_DB_SETTINGS (a JSON object) sets keys of the database's
 settings (e.g. CONN_HEALTH_CHECKS) and BENCH_DB_OPTIONS (a JSON object) adds to its OPTIONS.
 """
 
