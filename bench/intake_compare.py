@@ -4,7 +4,7 @@
     .venv/bin/python bench/intake_compare.py \\
         --variant "plain:" --variant "no WAL: --db-option init_command=\"PRAGMA journal_mode=DELETE\""
     DATABASE_URL=postgres://... .venv/bin/python bench/intake_compare.py \\
-        --variant "checks:" --variant "no checks: --db-setting CONN_HEALTH_CHECKS=false"
+        --variant "default:" --variant "checks: --db-setting CONN_HEALTH_CHECKS=true"
     .venv/bin/python bench/intake_compare.py --variant "before: --root ../main-before" --variant "after:"
 
 A machine's speed drifts by 10-25% from one minute to the next (other tenants of the host, a
