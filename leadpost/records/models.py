@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from leadpost.accounts.models import Account
 from leadpost.lib.encryption import decrypt_ssn
+from leadpost.lib.text import collapse_spaces, list_key
 
 
 class RecordType(models.TextChoices):
@@ -24,14 +24,6 @@ class ListName(models.TextChoices):
     LEAD_SOURCE = "lead_source", "Lead source"
     TYPE = "type", "Type"
     PROJECT_CODE = "project_code", "Project code"
-
-
-_SPACES = re.compile(r"\s+")
-
-
-def list_key(value: str) -> str:
-    """How value-list entries are matched: ignoring case and extra spaces (SPEC §5)."""
-    return _SPACES.sub(" ", value).strip().casefold()
 
 
 class ListValue(models.Model):
@@ -55,7 +47,7 @@ class ListValue(models.Model):
         return self.value
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.value = _SPACES.sub(" ", self.value).strip()
+        self.value = collapse_spaces(self.value)
         self.key = list_key(self.value)
         super().save(*args, **kwargs)
 
