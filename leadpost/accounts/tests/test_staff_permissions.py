@@ -1,35 +1,27 @@
 """Who reaches which staff page (SPEC §10): a matrix of pages and permissions, and account isolation.
 
-Our agency ("Hawkeye Insurance") and another ("Cornbelt Mutual") each hold a record of each kind,
-a value list entry, a custom field, a Lead Post URL, posts in the log, users and security groups.
-Everything of ours carries the word "Quill" (or is Alice, Datalot, Hawkeye), so a page of the other
-agency can be searched for it; each of their pages must also show their own rows, so an empty
-page cannot pass for a scoped one.
+The two agencies and their rows are in `agencies.py`; each of the other agency's pages must also
+show its own rows, so an empty page cannot pass for a scoped one.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from leadpost.accounts.models import Account, Permission, RecordMode, SecurityGroup, User
+from leadpost.accounts.models import Permission, RecordMode, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
-from leadpost.intake.models import LeadPostUrl, PostLog
+from leadpost.accounts.tests.agencies import DOES_NOT_EXIST, OUR_MARKERS, Agency
 from leadpost.records.models import (
-    Attachment,
     CustomField,
-    FieldType,
-    ListName,
     ListValue,
     Record,
-    RecordType,
 )
 
 SE = Permission.SALES_ENABLEMENT
@@ -37,138 +29,6 @@ MD = Permission.MANAGE_DATA
 MU = Permission.MANAGE_URLS
 LOG = Permission.VIEW_POST_LOG
 USERS = Permission.MANAGE_USERS
-
-FORM = "application/x-www-form-urlencoded"
-# What of ours may never show on a page of the other agency.
-OUR_MARKERS = ("quill", "Hawkeye", "Datalot", "Alice")
-DOES_NOT_EXIST = "doesn’t exist"
-
-
-@dataclass
-class Agency:
-    """One agency's rows, as ids, for building URLs."""
-
-    account: Account
-    individual: int
-    sales_record: int
-    attachment: int
-    sales_attachment: int
-    list_value: int
-    custom_field: int
-    url: int
-    post_log: int
-    user: int
-    group: int
-
-
-def _post(client: Client, token: str, data: dict[str, str]) -> int:
-    response = client.post(f"/leadpost/{token}", urlencode(data), content_type=FORM)
-    assert response.status_code == 200, response.content
-    return int(response.json()["recordId"])
-
-
-def _with_file(data: dict[str, str], file_name: str) -> dict[str, str]:
-    return {
-        **data,
-        "attachment_note_1_subject_text": f"Call notes {file_name}",
-        "attachment_note_1_body_text": "Wants a quote.",
-        "attach_file_to_note_1": "1",
-        "attachment_note_1_file_name_1": file_name,
-        "attachment_note_1_file_body_1": base64.b64encode(b"scanned form").decode(),
-    }
-
-
-def _build(
-    account: Account,
-    token: str,
-    url: LeadPostUrl,
-    *,
-    word: str,
-    agent: User,
-    group: SecurityGroup,
-) -> Agency:
-    """An Individual and a Sales Record posted to `token`, each with a file, and the rest."""
-    client = Client()
-    CustomField.objects.create(
-        account=account,
-        entity_type=RecordType.INDIVIDUAL,
-        name=f"{word} Value",
-        field_type=FieldType.TEXT_FIELD,
-    )
-    individual = _post(
-        client,
-        token,
-        _with_file(
-            {
-                "firstName": "Iris",
-                "lastName": f"{word}feather",
-                "status": f"Hot {word} Lead",
-                "leadSource": f"{word} Source",
-                "servicingAgentFirstName": agent.first_name,
-                "servicingAgentLastName": agent.last_name,
-                f"custom_{word} Value": "blue",
-            },
-            f"{word.lower()}-individual.txt",
-        ),
-    )
-    account.record_mode = RecordMode.SALES_RECORD
-    account.save()
-    sales_record = _post(
-        client,
-        token,
-        _with_file(
-            {"firstName": "Sally", "lastName": f"{word}feather Sales"},
-            f"{word.lower()}-sales.txt",
-        ),
-    )
-    account.record_mode = RecordMode.INDIVIDUAL
-    account.save()
-    return Agency(
-        account=account,
-        individual=individual,
-        sales_record=sales_record,
-        attachment=Attachment.objects.get(note__record_id=individual).pk,
-        sales_attachment=Attachment.objects.get(note__record_id=sales_record).pk,
-        list_value=ListValue.objects.get(account=account, list_name=ListName.STATUS).pk,
-        custom_field=CustomField.objects.get(account=account).pk,
-        url=url.pk,
-        post_log=PostLog.objects.filter(record_id=individual).get().pk,
-        user=agent.pk,
-        group=group.pk,
-    )
-
-
-@pytest.fixture
-def ours(agency, alice, vendor_url) -> Agency:
-    group = SecurityGroup.objects.create(account=agency, name="Quill Agents")
-    alice.security_groups.add(group)
-    url, token = vendor_url
-    return _build(agency, token, url, word="Quill", agent=alice, group=group)
-
-
-@pytest.fixture
-def theirs(other_agency) -> Agency:
-    group = SecurityGroup.objects.create(
-        account=other_agency,
-        name="Otter Admins",
-        sales_enablement_visible=True,
-        manage_data=True,
-        manage_urls=True,
-        view_post_log=True,
-        manage_users=True,
-    )
-    otto = User.objects.create_user(
-        "otto", account=other_agency, first_name="Otto", last_name="Owl"
-    )
-    otto.security_groups.add(group)
-    url, token = LeadPostUrl.issue(other_agency, "Otter Leads")
-    return _build(other_agency, token, url, word="Otter", agent=otto, group=group)
-
-
-@pytest.fixture
-def outsider(theirs) -> User:
-    """A user of the other agency whose groups grant every permission."""
-    return User.objects.get(username="otto")
 
 
 def login(client: Client, user: User) -> Client:
@@ -625,7 +485,7 @@ def test_operators_see_every_account(client, ours, theirs, db):
 
 
 def test_post_log_hides_sales_record_posts_without_sales_enablement(client, agency, post):
-    from leadpost.accounts.models import RecordMode, SecurityGroup, User
+    from leadpost.accounts.models import RecordMode, User
 
     individual = post({"firstName": "Ivy", "lastName": "Individual"}).json()
     agency.record_mode = RecordMode.SALES_RECORD
