@@ -5,6 +5,9 @@ resolved once, every address it resolves to must be public, the connection goes 
 address (the name is kept for the Host header and TLS), each redirect is checked again, only ports
 80 and 443 are allowed, and size, time and redirects are bounded. No proxy from the environment is
 used: a proxy would make the connected address something other than the one checked.
+
+The size bound holds for the decoded file too: the body is read as sent and its Content-Encoding
+undone here, a bounded piece at a time, so a small compressed reply cannot inflate past the limit.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -22,6 +27,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024
+_GZIP = ("gzip", "x-gzip")
+# Each coding costs a decoder; no real file is compressed more than twice.
+_MAX_CODINGS = 3
 
 
 class FetchError(Exception):
@@ -111,6 +119,105 @@ def _checked_address(url: httpx.URL, policy: Policy) -> IPAddress:
     return chosen
 
 
+def _codings(header: str) -> list[str]:
+    """The content codings of a reply, in the order they were applied (RFC 9110 §8.4)."""
+    codings = [c.strip().lower() for c in header.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    for coding in codings:
+        if coding not in (*_GZIP, "deflate"):
+            raise Failed(
+                f"the file is sent with Content-Encoding {coding[:40]}, which is not accepted; "
+                "send it uncompressed"
+            )
+    if len(codings) > _MAX_CODINGS:
+        raise Failed(
+            f"the file is sent with {len(codings)} Content-Encodings; at most {_MAX_CODINGS} are undone"
+        )
+    return codings
+
+
+class _Inflater:
+    """Undoes one gzip or deflate coding, never asking zlib for more than one chunk at a time."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._gzip = coding in _GZIP
+        # deflate is zlib-wrapped by RFC 9110, but some servers send it raw and browsers accept
+        # both; the first two bytes tell them apart, so they are held until both arrived.
+        self._head = b""
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16) if self._gzip else None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._zlib is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b""
+            wrapped = (
+                data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and int.from_bytes(data[:2]) % 31 == 0
+            )
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        while True:
+            try:
+                out = self._zlib.decompress(data, _CHUNK)
+            except zlib.error:
+                raise Failed(f"the file's {self.coding} data is corrupt") from None
+            if out:
+                yield out
+            if self._zlib.eof:
+                data = self._zlib.unused_data
+                if not data:
+                    return
+                if not self._gzip:
+                    raise Failed(f"the file's {self.coding} data is corrupt (bytes after its end)")
+                # A gzip file is a series of members (RFC 1952 §2.2): the next one starts here.
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                continue
+            data = self._zlib.unconsumed_tail
+            # A full chunk may leave output inside zlib even when all input was taken.
+            if not data and len(out) < _CHUNK:
+                return
+
+    def finish(self) -> None:
+        if self._zlib is None or not self._zlib.eof:
+            raise Failed(f"the file's {self.coding} data is truncated")
+
+
+class _Body:
+    """The file as stored: the raw bytes with each coding undone, failing once over the limit."""
+
+    def __init__(self, codings: list[str], max_bytes: int, deadline: float) -> None:
+        self._layers = [_Inflater(coding) for coding in reversed(codings)]  # the last applied first
+        self._max_bytes = max_bytes
+        self._deadline = deadline
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def feed(self, raw: bytes) -> None:
+        for piece in self._through(0, raw):
+            self._size += len(piece)
+            if self._size > self._max_bytes:
+                raise Failed(
+                    f"the file is larger than the limit of {self._max_bytes} bytes once decoded"
+                )
+            self._chunks.append(piece)
+
+    def _through(self, layer: int, data: bytes) -> Iterator[bytes]:
+        if layer == len(self._layers):
+            yield data
+            return
+        # Stacked codings can turn a few bytes into hours of inflating that yield nothing (empty
+        # deflate blocks): the time limit is checked at every piece, not only at every read.
+        _remaining(self._deadline)
+        for piece in self._layers[layer].feed(data):
+            yield from self._through(layer + 1, piece)
+
+    def content(self) -> bytes:
+        for layer in self._layers:
+            layer.finish()
+        return b"".join(self._chunks)
+
+
 def fetch(url: str, policy: Policy) -> Fetched:
     """Download `url` under `policy`; raises Refused, Failed or Transient."""
     deadline = time.monotonic() + policy.timeout
@@ -148,7 +255,8 @@ def _get(
         with client.stream(
             "GET",
             pinned,
-            # identity: the size cap then counts what is stored, with no decompression bomb.
+            # identity is asked for, but a server may compress anyway: the body is read raw and
+            # decoded by _Body under the same size cap.
             headers={
                 "Host": host_header,
                 "User-Agent": "Leadpost attachment fetcher",
@@ -168,19 +276,21 @@ def _get(
                 raise Failed(f"HTTP {response.status_code} from {target.host}")
             if not 200 <= response.status_code < 300:
                 raise Failed(f"unexpected HTTP {response.status_code} from {target.host}")
+            codings = _codings(response.headers.get("content-encoding", ""))
+            body = _Body(codings, policy.max_bytes, deadline)
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > policy.max_bytes:
                 raise Failed(f"the file is {declared} bytes; the limit is {policy.max_bytes}")
-            chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes(_CHUNK):
+            # iter_raw: httpx would inflate a whole chunk at once, whatever its size once decoded.
+            for chunk in response.iter_raw(_CHUNK):
                 size += len(chunk)
                 if size > policy.max_bytes:
                     raise Failed(f"the file is larger than the limit of {policy.max_bytes} bytes")
-                chunks.append(chunk)
+                body.feed(chunk)
                 _remaining(deadline)
             content_type = response.headers.get("content-type", "")[:255]
-            return Fetched(b"".join(chunks), content_type, str(target))
+            return Fetched(body.content(), content_type, str(target))
     except httpx.TimeoutException:
         raise Transient(f"timed out talking to {target.host}") from None
     except httpx.TransportError as exc:

@@ -9,12 +9,15 @@ happened only after connecting could not pass unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import ipaddress
 import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -107,6 +110,15 @@ def send_undeclared(handler: BaseHTTPRequestHandler, body: bytes) -> None:
     """A body without Content-Length: HTTP/1.0, ended by closing the connection."""
     handler.send_response(200)
     handler.send_header("Content-Type", "application/octet-stream")
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def send_encoded(handler: BaseHTTPRequestHandler, body: bytes, encoding: str) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/pdf")
+    handler.send_header("Content-Encoding", encoding)
+    handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
 
@@ -393,3 +405,196 @@ def test_a_redirect_to_a_refused_address_is_refused(
     with pytest.raises(Refused, match=refusal):
         fetch(server.url("/moved.pdf"), LOOPBACK)
     assert server.requests == ["/moved.pdf"]
+
+
+# ------------------------------------------------------------------ compressed replies
+
+MiB = 1024 * 1024
+
+
+def gzipped(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The gzip of the concatenated pieces, a piece at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    for piece in pieces:
+        yield compressor.compress(piece)
+    yield compressor.flush()
+
+
+def deflate_repeated(block: bytes, times: int, end: bytes = b"") -> Iterator[bytes]:
+    """The raw deflate of `block` repeated `times` times then `end`, compressing the block only
+    once: after a full flush deflate starts afresh, so every copy compresses to the same bytes."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    piece = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    for _ in range(times):
+        yield piece
+    yield deflate.compress(end) + deflate.flush()
+
+
+def gzip_of_zeros(size: int) -> Iterator[bytes]:
+    """`size` zero bytes (whole MiB) gzipped, a piece at a time."""
+    yield b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # RFC 1952 header: deflate, no name or time
+    yield from deflate_repeated(bytes(MiB), size // MiB)
+    crc = 0
+    for _ in range(size // MiB):
+        crc = zlib.crc32(bytes(MiB), crc)
+    yield crc.to_bytes(4, "little") + (size % 2**32).to_bytes(4, "little")
+
+
+def test_the_zeros_helper_makes_a_valid_gzip() -> None:
+    # The bombs below must fail for their size, not because the helper built a corrupt stream.
+    assert gzip.decompress(b"".join(gzip_of_zeros(3 * MiB))) == bytes(3 * MiB)
+
+
+BOMB_CAP = Policy(max_bytes=4 * MiB, timeout=30, allow_loopback=True)
+
+
+def fetch_measured(url: str, policy: Policy) -> tuple[Failed, int]:
+    """Fetch a URL that must fail; return the failure and the peak memory the fetch took."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(Failed) as caught:
+            fetch(url, policy)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return caught.value, peak
+
+
+@pytest.mark.parametrize("layers", [1, 2], ids=["gzip", "gzip-gzip"])
+def test_a_decompression_bomb_fails_without_being_inflated(
+    server: LocalServer, layers: int
+) -> None:
+    # 1.5 GiB of zeros: about 1.5 MB gzipped once, about 2.6 KB gzipped twice.
+    body: Iterable[bytes] = gzip_of_zeros(1536 * MiB)
+    if layers == 2:
+        body = gzipped(body)
+    bomb = b"".join(body)
+    assert len(bomb) < BOMB_CAP.max_bytes  # the Content-Length check lets it through
+    server.routes["/bomb.pdf"] = lambda h: send_encoded(h, bomb, ", ".join(["gzip"] * layers))
+    failure, peak = fetch_measured(server.url("/bomb.pdf"), BOMB_CAP)
+    assert peak < 4 * BOMB_CAP.max_bytes + MiB
+    assert f"larger than the limit of {BOMB_CAP.max_bytes} bytes once decoded" in str(failure)
+    assert failure.retry is False
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("GZip", gzip.compress),  # codings are case-insensitive (RFC 9110 §8.4.1)
+        ("deflate", zlib.compress),  # zlib-wrapped, as RFC 9110 defines deflate
+        ("deflate", _raw_deflate),  # raw, as some servers send it and browsers accept
+        ("gzip, gzip", lambda data: gzip.compress(gzip.compress(data))),
+        ("deflate, gzip", lambda data: gzip.compress(zlib.compress(data))),
+        ("identity, gzip, identity", gzip.compress),
+    ],
+    ids=["gzip", "x-gzip", "GZip", "zlib", "raw-deflate", "gzip-gzip", "deflate-gzip", "identity"],
+)
+def test_a_compressed_file_is_stored_decoded(
+    server: LocalServer, encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    original = PDF * 300  # several chunks once decoded
+    server.routes["/quote.pdf"] = lambda h: send_encoded(h, encode(original), encoding)
+    fetched = fetch(server.url("/quote.pdf"), LOOPBACK)
+    assert fetched.content == original
+    assert fetched.content_type == "application/pdf"
+
+
+def test_a_gzip_of_several_members_is_stored_whole(server: LocalServer) -> None:
+    # RFC 1952 §2.2: a gzip file is a series of members, as `cat a.gz b.gz` makes.
+    body = gzip.compress(b"first part\n") + gzip.compress(b"second part\n")
+    server.routes["/quote.pdf"] = lambda h: send_encoded(h, body, "gzip")
+    assert fetch(server.url("/quote.pdf"), LOOPBACK).content == b"first part\nsecond part\n"
+
+
+_PDF_GZIP = gzip.compress(PDF)
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        (_PDF_GZIP[: len(_PDF_GZIP) // 2], "gzip"),
+        (_PDF_GZIP[:-4], "gzip"),  # all but the length in the trailer
+        (_PDF_GZIP[:10] + b"\xff" * 40 + _PDF_GZIP[50:], "gzip"),
+        (_PDF_GZIP + b"trailing junk", "gzip"),
+        (zlib.compress(PDF)[:-3], "deflate"),
+        (_raw_deflate(PDF)[:-3], "deflate"),
+        (b"x", "deflate"),
+        (b"", "gzip"),
+        (PDF, "gzip"),  # says gzip, is not
+    ],
+    ids=[
+        "gzip-half",
+        "gzip-no-length",
+        "gzip-corrupt",
+        "gzip-junk-after",
+        "zlib-truncated",
+        "raw-deflate-truncated",
+        "deflate-one-byte",
+        "gzip-empty",
+        "gzip-not-gzip",
+    ],
+)
+def test_a_broken_compressed_body_fails_for_good(
+    server: LocalServer, body: bytes, encoding: str
+) -> None:
+    server.routes["/quote.pdf"] = lambda h: send_encoded(h, body, encoding)
+    with pytest.raises(Failed, match=rf"{encoding} .*(truncated|corrupt)") as caught:
+        fetch(server.url("/quote.pdf"), LOOPBACK)
+    assert caught.value.retry is False  # the same bytes would come again
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "gzip, br", "rot13"])
+def test_a_coding_we_do_not_decode_fails_naming_it(server: LocalServer, encoding: str) -> None:
+    server.routes["/quote.pdf"] = lambda h: send_encoded(h, PDF, encoding)
+    coding = encoding.split(", ")[-1]
+    with pytest.raises(
+        Failed, match=rf"Content-Encoding {coding}, which is not accepted"
+    ) as caught:
+        fetch(server.url("/quote.pdf"), LOOPBACK)
+    assert caught.value.retry is False
+
+
+def test_more_than_three_stacked_codings_fail(server: LocalServer) -> None:
+    body = PDF
+    for _ in range(5):
+        body = gzip.compress(body)
+    server.routes["/quote.pdf"] = lambda h: send_encoded(h, body, ", ".join(["gzip"] * 5))
+    with pytest.raises(Failed, match="5 Content-Encodings; at most 3 are undone"):
+        fetch(server.url("/quote.pdf"), LOOPBACK)
+
+
+def test_a_file_exactly_at_the_cap_once_decoded_is_kept(server: LocalServer) -> None:
+    body = b"".join(gzip_of_zeros(2 * MiB))
+    server.routes["/zeros.bin"] = lambda h: send_encoded(h, body, "gzip")
+    fetched = fetch(server.url("/zeros.bin"), Policy(2 * MiB, timeout=10, allow_loopback=True))
+    assert fetched.content == bytes(2 * MiB)
+
+
+def test_a_file_one_byte_over_the_cap_once_decoded_fails(server: LocalServer) -> None:
+    body = b"".join(gzip_of_zeros(2 * MiB))
+    server.routes["/zeros.bin"] = lambda h: send_encoded(h, body, "gzip")
+    cap = 2 * MiB - 1
+    with pytest.raises(Failed, match=f"larger than the limit of {cap} bytes once decoded"):
+        fetch(server.url("/zeros.bin"), Policy(cap, timeout=10, allow_loopback=True))
+
+
+def test_inflating_is_stopped_at_the_time_limit(server: LocalServer) -> None:
+    # 16 KB on the wire; once two codings are undone, 16 GB of empty deflate blocks (5 bytes each,
+    # decoding to nothing), then 2 MiB of zeros. Inflating the empty blocks takes far longer than
+    # the time limit without nearing the size cap: the time limit must stop it, before the zeros
+    # would fail it for its size.
+    empty_blocks = b"\x00\x00\x00\xff\xff" * 200_000
+    body = b"".join(
+        gzipped(deflate_repeated(empty_blocks, 16_000, end=_raw_deflate(bytes(2 * MiB))))
+    )
+    assert len(body) < 64 * 1024
+    server.routes["/slow.pdf"] = lambda h: send_encoded(h, body, "deflate, deflate, gzip")
+    with pytest.raises(Transient, match="took longer than allowed"):
+        fetch(server.url("/slow.pdf"), Policy(MiB, timeout=1, allow_loopback=True))
