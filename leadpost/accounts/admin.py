@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from leadpost.accounts.actions import create_default_groups
-from leadpost.accounts.models import Account, ApiToken, Permission, SecurityGroup, User
+from leadpost.accounts.models import MEMBERS, Account, ApiToken, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 
 
@@ -142,7 +142,9 @@ class StaffUserAdmin(AccountScopedAdmin[User], DjangoUserAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).prefetch_related("security_groups")
+        # No staff page shows, edits or resets the password of an operator (SPEC §10), not even
+        # to an operator: the password, change and delete pages all find users here.
+        return super().get_queryset(request).filter(MEMBERS).prefetch_related("security_groups")
 
     @admin.display(description="security groups")
     def groups_list(self, obj: User) -> str:
@@ -176,9 +178,5 @@ class StaffAccountAdmin(AccountScopedAdmin[Account]):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "fallback_agent":
-            user = request.user
-            agents = User.objects.filter(is_active=True)
-            if not getattr(user, "is_superuser", False):
-                agents = agents.filter(account_id=getattr(user, "account_id", None) or 0)
-            kwargs["queryset"] = agents
+            kwargs["queryset"] = User.objects.filter(is_active=True)  # scoped by the base class
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

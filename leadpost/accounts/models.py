@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import ClassVar
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from leadpost.lib.tokens import hash_token, new_token
@@ -103,11 +105,28 @@ class SecurityGroup(models.Model):
         return {permission for permission, on in flags.items() if on}
 
 
+OPERATOR_NOT_A_MEMBER = (
+    "An operator (superuser or staff status) is never a member of an account: leave the account "
+    "empty, or take away superuser and staff status."
+)
+
+
+# Users of accounts, never an operator: whom staff pages may show or offer (SPEC §10).
+MEMBERS = Q(account__isnull=False, is_superuser=False, is_staff=False)
+
+
+class Users(UserManager["User"]):
+    def members(self) -> models.QuerySet[User]:
+        return self.filter(MEMBERS)
+
+
 class User(AbstractUser):
     """A member of an account's staff; an agent is a user records can be assigned to.
 
-    Operators are superusers with no account. Agent matching (SPEC §6) uses first and last name
-    exactly, among the active users of the account.
+    Operators are superusers with no account (SPEC §10). Staff status is the key to the operators'
+    admin, so it too is an operator's alone: a member of an account has neither flag, and the
+    database refuses the mix. Agent matching (SPEC §6) uses first and last name exactly, among the
+    active users of the account.
     """
 
     account = models.ForeignKey(
@@ -115,12 +134,32 @@ class User(AbstractUser):
     )
     security_groups = models.ManyToManyField(SecurityGroup, blank=True, related_name="members")
 
+    objects: ClassVar[Users] = Users()
+
     class Meta:
         indexes = [models.Index(fields=["account", "last_name", "first_name"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(account__isnull=True) | Q(is_superuser=False, is_staff=False),
+                name="operator_has_no_account",
+                violation_error_message=OPERATOR_NOT_A_MEMBER,
+            )
+        ]
 
     def __str__(self) -> str:
         full = self.get_full_name()
         return full or self.username
+
+    @property
+    def is_operator(self) -> bool:
+        return self.is_superuser or self.is_staff
+
+    def clean(self) -> None:
+        super().clean()
+        if self.is_operator and self.account_id is not None:
+            # On the account field: the operators' admin shows it there, and Django then skips
+            # the same check by the database constraint instead of saying it twice.
+            raise ValidationError({"account": OPERATOR_NOT_A_MEMBER})
 
     def account_permissions(self) -> frozenset[Permission]:
         """The union of the user's security groups' permissions; operators have them all.

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
-from leadpost.accounts.models import Account, Permission, RecordMode, User
+from leadpost.accounts.models import MEMBERS, Account, Permission, RecordMode, User
 
 
 def staff_user(request: HttpRequest) -> User:
@@ -88,6 +88,14 @@ class StaffSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    def password_change(  # type: ignore[override]  # Django's own redirects too, on success
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # No staff page changes an operator's password (SPEC §10): theirs is the operators' admin's.
+        if staff_user(request).is_operator:
+            return HttpResponseRedirect(reverse("admin:password_change"))
+        return super().password_change(request, extra_context)
 
     def lead_post_utility(self, request: HttpRequest) -> HttpResponse:
         """SPEC §10: one setting per account, for users with Sales Enablement and Manage Data."""
@@ -258,14 +266,19 @@ class AccountScopedAdmin[M: models.Model](admin.ModelAdmin[M]):
     def _scope_choices(self, db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
         user = staff_user(request)
         related = db_field.remote_field.model
-        if user.is_superuser:
-            return
-        names = {f.name for f in related._meta.get_fields()}
-        if "account" in names:
-            queryset = kwargs.get("queryset") or related._default_manager.all()
-            kwargs["queryset"] = queryset.filter(account_id=user.account_id)
-        elif related is Account:
-            kwargs["queryset"] = Account.objects.filter(pk=user.account_id or 0)
+        queryset = kwargs.get("queryset")
+        if queryset is None:
+            queryset = related._default_manager.all()
+        if related is User:
+            # Agents, pool members, fallback agents: never an operator, whoever looks.
+            queryset = queryset.filter(MEMBERS)
+        if not user.is_superuser:
+            names = {f.name for f in related._meta.get_fields()}
+            if "account" in names:
+                queryset = queryset.filter(account_id=user.account_id)
+            elif related is Account:
+                queryset = queryset.filter(pk=user.account_id or 0)
+        kwargs["queryset"] = queryset
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         self._scope_choices(db_field, request, kwargs)
