@@ -4,11 +4,21 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
 from leadpost.accounts.actions import create_default_groups
 from leadpost.accounts.models import MEMBERS, Account, ApiToken, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
+from leadpost.accounts.tenancy import AccountRowsForm
+
+
+class UserForm(AccountRowsForm[User], UserChangeForm[User]):
+    """A user's page: their security groups are their own account's (SPEC §10)."""
+
+
+class NewUserForm(AccountRowsForm[User], AdminUserCreationForm[User]):
+    """A new user, whose password passes the validators and whose groups are their account's."""
 
 
 @admin.register(Account)
@@ -26,6 +36,8 @@ class AccountAdmin(admin.ModelAdmin[Account]):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserForm
+    add_form = NewUserForm
     list_display = ["username", "first_name", "last_name", "account", "is_active", "is_superuser"]
     list_filter = ["account", "is_active", "is_superuser"]
     search_fields = ["username", "first_name", "last_name", "email"]
@@ -114,6 +126,8 @@ class StaffUserAdmin(AccountScopedAdmin[User], DjangoUserAdmin):
     """Users of the agency: names (agents are matched by them), active flag, security groups."""
 
     view_needs = change_needs = (Permission.MANAGE_USERS,)
+    form = UserForm
+    add_form = NewUserForm
     list_display = ["username", "first_name", "last_name", "email", "is_active", "groups_list"]
     list_filter = ["is_active", "security_groups"]
     search_fields = ["username", "first_name", "last_name", "email"]

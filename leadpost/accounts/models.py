@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from leadpost.accounts.tenancy import check_user_of, guard_m2m, saves_any
 from leadpost.lib.tokens import hash_token, new_token
 
 
@@ -52,6 +53,20 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if saves_any(kwargs.get("update_fields"), "fallback_agent"):
+            self.check_accounts()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.check_accounts()
+
+    def check_accounts(self) -> None:
+        """The fallback agent is one of the account's own users (SPEC §10)."""
+        if self.fallback_agent_id is not None:
+            check_user_of(self, self.fallback_agent, "fallback_agent")
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -182,6 +197,10 @@ class User(AbstractUser):
 
     def has_account_permission(self, *needed: Permission) -> bool:
         return set(needed) <= self.account_permissions()
+
+
+# A user's security groups are their own account's (SPEC §10), whoever links them.
+guard_m2m(User.security_groups)
 
 
 class ApiToken(models.Model):

@@ -234,6 +234,24 @@ class AccountScopedAdmin[M: models.Model](admin.ModelAdmin[M]):
             for name, options in fieldsets
         ]
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None or not self._hides_account(request):
+            return form
+        account_id = staff_user(request).account_id
+
+        class InTheAccount(form):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                # A new row is the user's account's from the start, so that the models' checks
+                # (SPEC §10: nothing points at another account's rows) see it while validating.
+                self.instance.account_id = account_id
+
+        InTheAccount.__name__ = form.__name__
+        return InTheAccount
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
         return [f for f in fields if f != "account"] if self._hides_account(request) else fields

@@ -144,12 +144,29 @@ def _routed_today(account: Account, agents: Iterable[int], today: dt.date) -> di
 
 
 def _rules(account: Account) -> list[RoutingRule]:
-    pool = PoolMember.objects.select_related("agent__agent_profile").order_by("order", "id")
+    # The models refuse pool members of another account (SPEC §10); rows from before that rule,
+    # or written around the models, still never give this account's leads to someone else's
+    # agent, nor name that agent in the decision the record keeps.
+    pool = (
+        PoolMember.objects.filter(agent__account=account)
+        .select_related("agent__agent_profile")
+        .order_by("order", "id")
+    )
     return list(
         RoutingRule.objects.filter(account=account, active=True)
+        .select_related("custom_field")
         .prefetch_related(Prefetch("pool", queryset=pool), "lead_post_urls")
         .order_by("priority", "id")
     )
+
+
+def _within_account(rule: RoutingRule, account: Account) -> bool:
+    """Whether the rule's custom field condition is the account's own (SPEC §10).
+
+    A condition on another account's field is never met: dropping it instead would widen the
+    rule to every lead. (Another account's Lead Post URL likewise never matches a post.)
+    """
+    return rule.custom_field is None or rule.custom_field.account_id == account.pk
 
 
 def route(account: Account, facts: LeadFacts, *, today: dt.date, dry_run: bool = False) -> Decision:
@@ -159,7 +176,7 @@ def route(account: Account, facts: LeadFacts, *, today: dt.date, dry_run: bool =
     """
     decision = Decision()
     for rule in _rules(account):
-        if not _matches(rule, facts):
+        if not _within_account(rule, account) or not _matches(rule, facts):
             decision.not_matched.append(rule.name)
             continue
         turns = weighted_turns(list(rule.pool.all()))
@@ -195,7 +212,7 @@ def route(account: Account, facts: LeadFacts, *, today: dt.date, dry_run: bool =
             if entry not in decision.skipped:
                 decision.skipped.append(entry)
     fallback = account.fallback_agent
-    if fallback is not None and fallback.is_active:
+    if fallback is not None and fallback.is_active and fallback.account_id == account.pk:
         decision.agent, decision.via = fallback, "fallback"
     return decision
 

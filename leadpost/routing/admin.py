@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from leadpost.accounts.models import Permission
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
+from leadpost.accounts.tenancy import AccountRowsForm
 from leadpost.lib.address import USPS_STATE_CODES
 from leadpost.routing.models import (
     AgentProfile,
@@ -48,7 +49,7 @@ class CodeListField(forms.CharField):
         return list(dict.fromkeys(items))
 
 
-class RuleForm(forms.ModelForm[RoutingRule]):
+class RuleForm(AccountRowsForm[RoutingRule]):
     states = CodeListField(
         upper=True, allowed=USPS_STATE_CODES, help_text="E.g. IA, IL. Empty: any."
     )
@@ -72,7 +73,7 @@ class RuleForm(forms.ModelForm[RoutingRule]):
         ]
 
 
-class WorkflowForm(forms.ModelForm[SalesWorkflow]):
+class WorkflowForm(AccountRowsForm[SalesWorkflow]):
     states = CodeListField(upper=True, allowed=USPS_STATE_CODES, help_text="Empty: any.")
     lead_sources = CodeListField(help_text="Empty: any.")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from leadpost.accounts.models import Account
+from leadpost.accounts.tenancy import check_row_of, check_user_of, guard_m2m, saves_any
 
 
 class AgentProfile(models.Model):
@@ -38,6 +42,28 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if saves_any(kwargs.get("update_fields"), "user"):
+            self.check_accounts()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.check_accounts()
+
+    def check_accounts(self) -> None:
+        """Only a member of an account is an agent: routing gives them that account's leads."""
+        if self.user_id is None:
+            return
+        user = self.user
+        if user.account_id is None or user.is_operator:
+            raise ValidationError(
+                {
+                    "user": f"“{user}” is not a member of an account: only an account's users are agents."
+                },
+                code="no_account",
+            )
 
 
 class RoutingRule(models.Model):
@@ -76,6 +102,21 @@ class RoutingRule(models.Model):
     def __str__(self) -> str:
         return f"{self.priority}. {self.name}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if saves_any(kwargs.get("update_fields"), "account", "custom_field"):
+            self.check_accounts()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.check_accounts()
+
+    def check_accounts(self) -> None:
+        """The custom field a rule looks at is its own account's (SPEC §10); its Lead Post URLs
+        are kept by the guard below, its pool by `PoolMember`."""
+        if self.custom_field_id is not None:
+            check_row_of(self.account_id, self.custom_field, "custom_field")
+
 
 class PoolMember(models.Model):
     """An agent in a rule's pool; with weight 2 they get two leads for every one of weight 1."""
@@ -91,6 +132,22 @@ class PoolMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} ×{self.weight}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if saves_any(kwargs.get("update_fields"), "rule", "agent"):
+            self.check_accounts()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.check_accounts()
+
+    def check_accounts(self) -> None:
+        """A pool holds users of the rule's own account (SPEC §10)."""
+        # The rule of a new pool row on the admin's page is the page's unsaved rule.
+        rule = getattr(self, "rule", None)
+        if rule is not None and rule.account_id is not None and self.agent_id is not None:
+            check_user_of(rule.account, self.agent, "agent")
 
 
 class SalesWorkflow(models.Model):
@@ -109,6 +166,11 @@ class SalesWorkflow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The Lead Post URLs rules and workflows look at are their own account's (SPEC §10).
+guard_m2m(RoutingRule.lead_post_urls)
+guard_m2m(SalesWorkflow.lead_post_urls)
 
 
 class ActionKind(models.TextChoices):
