@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 
 from leadpost.accounts.models import Account, SecurityGroup, User
@@ -25,9 +27,27 @@ def create_default_groups(account: Account) -> None:
             "manage_users": True,
         },
     )
-    SecurityGroup.objects.get_or_create(
+    default_group(account)
+
+
+def default_group(account: Account) -> SecurityGroup:
+    """The group a new user joins when none is chosen: the account's Agents (made again if the
+    account has none, so every way of adding a user gives the same result)."""
+    group, _ = SecurityGroup.objects.get_or_create(
         account=account, name=AGENTS, defaults={"sales_enablement_visible": True}
     )
+    return group
+
+
+def join_groups(user: User, groups: Iterable[SecurityGroup]) -> None:
+    """A new user's security groups: those chosen, or the account's default group when none is.
+
+    The one rule for the command line, the staff Users page and the operators' admin.
+    """
+    chosen = list(groups)
+    if not chosen and user.account is not None:
+        chosen = [default_group(user.account)]
+    user.security_groups.set(chosen)
 
 
 @transaction.atomic
@@ -50,7 +70,8 @@ def create_user(
     password: str | None = None,
     groups: list[str] | None = None,
 ) -> User:
-    """A staff member; `groups` names security groups of the account (unknown names raise)."""
+    """A staff member; `groups` names security groups of the account (unknown names raise),
+    none: the account's default group."""
     user = User(
         account=account,
         username=username,
@@ -63,12 +84,12 @@ def create_user(
     else:
         user.set_unusable_password()
     user.save()
-    names = groups if groups is not None else [AGENTS]
+    names = groups or []
     found = list(SecurityGroup.objects.filter(account=account, name__in=names))
     missing = set(names) - {g.name for g in found}
     if missing:
         raise SecurityGroup.DoesNotExist(
             f"No security group named {', '.join(sorted(missing))} in {account.name}"
         )
-    user.security_groups.set(found)
+    join_groups(user, found)
     return user

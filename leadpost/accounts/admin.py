@@ -7,9 +7,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
-from leadpost.accounts.actions import create_default_groups
+from leadpost.accounts.actions import AGENTS, create_default_groups, join_groups
 from leadpost.accounts.models import MEMBERS, Account, ApiToken, Permission, SecurityGroup, User
-from leadpost.accounts.staff import AccountScopedAdmin, staff_site
+from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
 from leadpost.accounts.tenancy import AccountRowsForm
 
 
@@ -65,6 +65,11 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:
+            join_groups(form.instance, form.cleaned_data.get("security_groups") or [])
 
 
 @admin.register(ApiToken)
@@ -150,10 +155,29 @@ class StaffUserAdmin(AccountScopedAdmin[User], DjangoUserAdmin):
                     "usable_password",
                     "password1",
                     "password2",
+                    "security_groups",
                 ),
             },
         ),
     )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        # Offered chosen, as a new user gets it anyway when none is (join_groups).
+        initial.setdefault(
+            "security_groups",
+            list(
+                SecurityGroup.objects.filter(
+                    account_id=staff_user(request).account_id, name=AGENTS
+                ).values_list("pk", flat=True)
+            ),
+        )
+        return initial
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:
+            join_groups(form.instance, form.cleaned_data.get("security_groups") or [])
 
     def get_queryset(self, request: HttpRequest) -> Any:
         # No staff page shows, edits or resets the password of an operator (SPEC §10), not even
