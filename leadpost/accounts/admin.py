@@ -162,16 +162,12 @@ class StaffUserAdmin(AccountScopedAdmin[User], DjangoUserAdmin):
     )
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
         # Offered chosen, as a new user gets it anyway when none is (join_groups).
-        initial.setdefault(
-            "security_groups",
-            list(
-                SecurityGroup.objects.filter(
-                    account_id=staff_user(request).account_id, name=AGENTS
-                ).values_list("pk", flat=True)
-            ),
+        agents = SecurityGroup.objects.filter(
+            account_id=staff_user(request).account_id or 0, name=AGENTS
         )
+        initial.setdefault("security_groups", [group.pk for group in agents])
         return initial
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
