@@ -136,6 +136,23 @@ MIDDLEWARE = [
 ROOT_URLCONF = "leadpost.urls"
 WSGI_APPLICATION = "leadpost.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Passwords pass Django's four standard validators wherever a person sets one (SPEC §10).
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# Logins (staff and operators) are throttled per user name and per client address (SPEC §10):
+# that many failures within the window lock the user name, or the address, until it ends.
+LEADPOST_LOGIN_WINDOW_SECONDS = env_int("LEADPOST_LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
+LEADPOST_LOGIN_MAX_FAILURES_PER_USER = env_int("LEADPOST_LOGIN_MAX_FAILURES_PER_USER", 5, minimum=1)
+LEADPOST_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "LEADPOST_LOGIN_MAX_FAILURES_PER_ADDRESS", 30, minimum=1
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
 from leadpost.accounts.models import Account, SecurityGroup, User
@@ -71,7 +72,7 @@ def create_user(
     groups: list[str] | None = None,
 ) -> User:
     """A staff member; `groups` names security groups of the account (unknown names raise),
-    none: the account's default group."""
+    none: the account's default group. A password must pass the validators (ValidationError)."""
     user = User(
         account=account,
         username=username,
@@ -80,6 +81,7 @@ def create_user(
         email=email,
     )
     if password:
+        validate_password(password, user)  # SPEC §10: the validators' messages, if it fails
         user.set_password(password)
     else:
         user.set_unusable_password()

@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
 from leadpost.accounts.actions import AGENTS, create_default_groups, join_groups
+from leadpost.accounts.logins import ThrottledLogin
 from leadpost.accounts.models import MEMBERS, Account, ApiToken, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
 from leadpost.accounts.tenancy import AccountRowsForm
@@ -19,6 +21,13 @@ class UserForm(AccountRowsForm[User], UserChangeForm[User]):
 
 class NewUserForm(AccountRowsForm[User], AdminUserCreationForm[User]):
     """A new user, whose password passes the validators and whose groups are their account's."""
+
+
+class OperatorAuthenticationForm(ThrottledLogin, AdminAuthenticationForm):
+    """The operators' login at /admin/: Django's, throttled like the staff login (SPEC §10)."""
+
+
+admin.site.login_form = OperatorAuthenticationForm
 
 
 @admin.register(Account)

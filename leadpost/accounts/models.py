@@ -226,3 +226,33 @@ class ApiToken(models.Model):
             account=account, label=label, token_hash=hash_token(token), prefix=token[:6]
         )
         return row, token
+
+
+class LoginScope(models.TextChoices):
+    USER = "user", "user name"
+    ADDRESS = "address", "client address"
+
+
+class LoginFailure(models.Model):
+    """Failed logins of one user name or one client address in one throttling window (SPEC §10).
+
+    A window starts at the first failure after the last one ended. A user name is kept only as a
+    keyed hash: people type their password into the user name box, and it must not be stored in
+    clear. Addresses are kept as they are, as the post log keeps them.
+    """
+
+    scope = models.CharField(max_length=10, choices=LoginScope.choices)
+    key = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key", "window_start"], name="login_failure_window_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["window_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed login(s) by {self.get_scope_display()} since {self.window_start}"

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
+from leadpost.accounts.logins import ThrottledLogin
 from leadpost.accounts.models import MEMBERS, Account, Permission, RecordMode, User
 
 
@@ -30,11 +31,11 @@ def staff_user(request: HttpRequest) -> User:
     return user
 
 
-class StaffAuthenticationForm(AdminAuthenticationForm):
+class StaffAuthenticationForm(ThrottledLogin, AdminAuthenticationForm):
     """The staff login: membership of an account lets a user in, as `StaffSite.has_permission` says.
 
-    Fix (issue 4 tests): Django's admin login form also requires `is_staff`, which nothing sets on
-    agency users (create_user, the staff Users page), so no agency user could log in at /staff/.
+    Django's admin login form also requires staff status, which is an operator's alone (see
+    `User`): agency users log in here without it. Failures are throttled (SPEC §10).
     """
 
     def confirm_login_allowed(self, user: Any) -> None:

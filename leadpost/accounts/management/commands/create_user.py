@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from leadpost.accounts.actions import ADMINISTRATORS, create_user
@@ -23,7 +24,8 @@ class Command(OperatorCommand):
         )
         parser.add_argument(
             "--password",
-            help="Lets the user log in at /staff/. Without it the user cannot log in until one is set.",
+            help="Lets the user log in at /staff/; it must pass the password validators. Without it "
+            "the user cannot log in until one is set.",
         )
         parser.add_argument(
             "--group",
@@ -61,6 +63,8 @@ class Command(OperatorCommand):
             )
         except SecurityGroup.DoesNotExist as exc:
             raise CommandError(str(exc)) from None
+        except ValidationError as exc:
+            raise CommandError("--password: " + " ".join(exc.messages)) from None
         self.report(
             options,
             {
