@@ -276,7 +276,6 @@ def test_another_account_cannot_search_ours(client, ours, outsider, path, query)
 
 OBJECT_PAGES = [
     "/staff/records/individual/{individual}/change/",
-    "/staff/records/individual/{individual}/history/",
     "/staff/records/salesrecord/{sales_record}/change/",
     "/staff/records/attachment/{attachment}/change/",
     "/staff/records/listvalue/{list_value}/change/",
@@ -305,7 +304,9 @@ def test_another_account_cannot_reach_ours_by_other_urls(client, ours, outsider)
     for path in [
         f"/staff/records/attachment/{ours.attachment}/download/",
         f"/staff/accounts/user/{ours.user}/password/",
-        # Django's "view on site" shortcut loads any row by content type and id.
+        # Staff pages serve no history, and not Django's "view on site" shortcut, which loads
+        # any row by content type and id.
+        f"/staff/records/individual/{ours.individual}/history/",
         f"/staff/r/{ContentType.objects.get_for_model(Record).pk}/{ours.individual}/",
     ]:
         response = client.get(path)
