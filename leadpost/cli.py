@@ -20,8 +20,16 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadpost.settings")
     if args:
         args[0] = command_name(args[0])
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - reads the settings: a bad value stops here
+    except ImproperlyConfigured as exc:
+        # A setting's own message says what is wrong and how to fix it; a traceback would bury it.
+        sys.stderr.write(f"leadpost: {exc}\n")
+        sys.exit(2)
     execute_from_command_line(["leadpost", *args])
 
 

@@ -95,8 +95,19 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def served(transactional_db: None) -> Iterator[str]:
-    """The production server (`leadpost serve`, gunicorn) on a free port, on the test database."""
+def served_env() -> dict[str, str]:
+    """Settings (environment variables) the server of `served` gets beside the test's own;
+    a test changes them with `@pytest.mark.parametrize("served_env", [{...}])`."""
+    return {}
+
+
+@pytest.fixture
+def served(transactional_db: None, tmp_path: Any, served_env: dict[str, str]) -> Iterator[str]:
+    """The production server (`leadpost serve`) on a free port, on the test database.
+
+    Its log (stderr: the access log and everything else) goes to `served.log` beside the test's
+    temporary files, readable by the test as `served_log`; a pipe would fill and stall it.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -104,7 +115,10 @@ def served(transactional_db: None) -> Iterator[str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
         "DATABASE_URL": database_url(),
+        **served_env,
     }
+    log_path = tmp_path / "served.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed below, after the server stops
     server = subprocess.Popen(
         [
             sys.executable,
@@ -119,14 +133,14 @@ def served(transactional_db: None) -> Iterator[str]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     pause = threading.Event()
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert server.poll() is None, log_path.read_text(errors="replace")
             try:
                 httpx.get(f"{base}/leadpost/not-a-token", timeout=5)
                 break
@@ -140,6 +154,13 @@ def served(transactional_db: None) -> Iterator[str]:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
+
+
+@pytest.fixture
+def served_log(served: str, tmp_path: Any) -> Callable[[], str]:
+    """What the server of `served` has written to its log so far."""
+    return lambda: (tmp_path / "served.log").read_text(errors="replace")
 
 
 # SecurityGroup's flag for each permission (SPEC §10).

@@ -220,16 +220,24 @@ LEADPOST_RATE_LIMIT_PER_MINUTE = env_int("LEADPOST_RATE_LIMIT_PER_MINUTE", 0)
 LEADPOST_RETRY_AFTER_SECONDS = env_int("LEADPOST_RETRY_AFTER_SECONDS", 5, minimum=1)
 LEADPOST_POST_LOG_RETENTION_DAYS = env_int("LEADPOST_POST_LOG_RETENTION_DAYS", 90, minimum=1)
 LEADPOST_API_PAGE_SIZE = env_int("LEADPOST_API_PAGE_SIZE", 100, minimum=1)
-# We read the body ourselves with our own limit; Django's own would answer a 400 instead of a 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = None
-DATA_UPLOAD_MAX_NUMBER_FIELDS = None
+# Only the lead endpoint takes large bodies, and it reads them itself (lib/requestbody.py) with the
+# limit above: every other page keeps Django's default limits (SPEC §10), set here so the server's
+# front refuses an oversized body to those pages before reading it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# The HTTP server (`leadpost serve`, leadpost/server.py).
+LEADPOST_BIND = env_str("LEADPOST_BIND", "127.0.0.1:8000") or "127.0.0.1:8000"
+LEADPOST_WORKERS = env_int("LEADPOST_WORKERS", 0)  # 0: one per core
+LEADPOST_THREADS = env_int("LEADPOST_THREADS", 4, minimum=1)  # per worker, running the app
+LEADPOST_BODY_TIMEOUT = env_int("LEADPOST_BODY_TIMEOUT", 120, minimum=1)
+LEADPOST_BODY_MEMORY_MB = env_int("LEADPOST_BODY_MEMORY_MB", 512, minimum=1)
 
 # Attachment downloads (SPEC §8): bounded in size, time and tries.
 LEADPOST_FETCH_MAX_BYTES = env_int("LEADPOST_FETCH_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
 LEADPOST_FETCH_TIMEOUT = env_int("LEADPOST_FETCH_TIMEOUT", 60, minimum=1)
 LEADPOST_FETCH_MAX_TRIES = env_int("LEADPOST_FETCH_MAX_TRIES", 5, minimum=1)
 LEADPOST_FETCH_BACKOFF_SECONDS = env_int("LEADPOST_FETCH_BACKOFF_SECONDS", 30, minimum=0)
-# Only for tests, which serve files from 127.0.0.1: never turn this on in production.
+# Only for tests and development, which serve files from 127.0.0.1: refused anywhere else (below).
 LEADPOST_FETCH_ALLOW_LOOPBACK = env_bool("LEADPOST_FETCH_ALLOW_LOOPBACK", False)
 # A download is presumed dead (its worker killed) once its lease runs out; longer than any
 # download may take, so a slow one is not started twice.
@@ -311,17 +319,40 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every star
 SESSION_COOKIE_SECURE = env_bool("LEADPOST_SECURE_COOKIES", not DEV)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-# Logging to stderr; the request logger never sees bodies, so no SSN reaches a log line.
+# Logging to stderr. Every handler carries the redacting filter (no URL token beyond 6 characters,
+# no SSN: SPEC §9), whoever logs; client mistakes reported by django.security are one warning line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact": {"()": "leadpost.lib.logredact.RedactingFilter"},
+        "quiet_security": {"()": "leadpost.lib.logredact.QuietSecurityFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["quiet_security", "redact"],
+        }
+    },
     "root": {"handlers": ["stderr"], "level": env_str("LEADPOST_LOG_LEVEL", "INFO")},
-    # httpx logs every URL it fetches, query string included: vendors' signed attachment URLs
-    # carry secrets there.
     "loggers": {
+        # Django's default handlers for these would bypass the filter; they go to the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
+        # httpx logs every URL it fetches, query string included: vendors' signed attachment URLs
+        # carry secrets there.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# Switches that weaken a protection exist for development and tests only (settings_test.py sets
+# LEADPOST_TESTING). Anywhere else they refuse to start, rather than run unsafe without a word.
+LEADPOST_TESTING = env_bool("LEADPOST_TESTING", False)
+if LEADPOST_FETCH_ALLOW_LOOPBACK and not DEV and not LEADPOST_TESTING:
+    raise ImproperlyConfigured(
+        "LEADPOST_FETCH_ALLOW_LOOPBACK=1 lets vendors' attachment URLs reach this machine's own "
+        "ports; it is only accepted with LEADPOST_DEV=1 (development) or in the test suite."
+    )

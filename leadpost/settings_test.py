@@ -13,6 +13,9 @@ os.environ.setdefault(
 )
 os.environ.setdefault("LEADPOST_SSN_KEYS", "dGVzdC1vbmx5LWtleS1mb3ItbGVhZHBvc3QtdGVzdHM=")
 os.environ.setdefault("LEADPOST_SSN_INDEX_KEY", "test-only-index-key")
+# Marks this process and the servers it starts as the test suite: development-only switches
+# (LEADPOST_FETCH_ALLOW_LOOPBACK) are refused anywhere else.
+os.environ["LEADPOST_TESTING"] = "1"
 # One folder per test run, inherited by servers the tests start as subprocesses; the process that
 # made it removes it when it exits.
 if "LEADPOST_DATA_DIR" not in os.environ:

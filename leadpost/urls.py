@@ -7,6 +7,10 @@ from leadpost.accounts.staff import staff_site
 admin.site.site_header = "Leadpost operators"
 admin.site.site_title = "Leadpost operators"
 
+handler400 = "leadpost.lib.errorpages.bad_request"
+handler404 = "leadpost.lib.errorpages.page_not_found"
+handler500 = "leadpost.lib.errorpages.server_error"
+
 urlpatterns = [
     path("", include("leadpost.intake.urls")),
     path("api/v1/", include("leadpost.records.urls")),

@@ -7,21 +7,25 @@ import sys
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from leadpost import server
 
 
 class Command(BaseCommand):
-    help = "Run the production HTTP server (gunicorn) for Leadpost."
+    help = (
+        "Run Leadpost's HTTP server (granian, with the body-buffering front of leadpost.asgi) "
+        "and, unless --no-worker, one background worker beside it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--bind", default=os.environ.get("LEADPOST_BIND", "127.0.0.1:8000"), help="HOST:PORT"
-        )
+        parser.add_argument("--bind", help="HOST:PORT (default: LEADPOST_BIND, 127.0.0.1:8000)")
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("LEADPOST_WORKERS", "0")) or (os.cpu_count() or 1),
-            help="Web worker processes (default: one per core).",
+            help="Web worker processes (default: LEADPOST_WORKERS, else one per core).",
         )
         parser.add_argument(
             "--no-worker",
@@ -31,36 +35,46 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            cfg = server.config(options["bind"], options["workers"])
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        for warning in unsafe_settings():
+            self.stderr.write(f"WARNING: {warning}")
         argv = [
             sys.executable,
             "-m",
-            "gunicorn",
-            "leadpost.wsgi:application",
+            "leadpost.server",
             "--bind",
-            options["bind"],
+            cfg.bind,
             "--workers",
-            str(options["workers"]),
-            # Vendors post large bodies (25 files of base64); a slow upload must not be cut at 30s.
-            "--timeout",
-            os.environ.get("LEADPOST_REQUEST_TIMEOUT", "120"),
-            "--graceful-timeout",
-            "30",
-            "--access-logfile",
-            "-",
-            # The path carries the URL's secret token: this logger cuts it to its prefix.
-            "--logger-class",
-            "leadpost.lib.gunicorn_logging.RedactingLogger",
-            "--access-logformat",
-            '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"',
+            str(cfg.workers),
         ]
         self.stdout.write(
-            f"Serving Leadpost on http://{options['bind']} ({options['workers']} workers"
-            + (", with a background worker)" if options["worker"] else ")")
+            f"Serving Leadpost on http://{cfg.bind} ({cfg.workers} workers × {cfg.threads} "
+            "threads" + (", with a background worker)" if options["worker"] else ")")
         )
         self.stdout.flush()
         if not options["worker"]:
             os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
         sys.exit(_serve_with_worker(argv))
+
+
+def unsafe_settings() -> list[str]:
+    """What this instance runs with that production must not: said at every start, loudly."""
+    found = []
+    if settings.DEV:
+        found.append(
+            "LEADPOST_DEV=1 (development): secrets are generated and kept in the data folder, "
+            "any Host header is accepted, and cookies are sent without Secure. Never in production."
+        )
+    if settings.LEADPOST_FETCH_ALLOW_LOOPBACK:
+        found.append(
+            "LEADPOST_FETCH_ALLOW_LOOPBACK=1: attachment URLs may reach this machine's own ports."
+        )
+    if settings.DEBUG:
+        found.append("LEADPOST_DEBUG=1: error pages show settings and code. Never in production.")
+    return found
 
 
 def _serve_with_worker(server_argv: list[str]) -> int:
@@ -70,7 +84,7 @@ def _serve_with_worker(server_argv: list[str]) -> int:
     on app servers and `leadpost worker` elsewhere. A worker that exits is started again.
     """
     worker_argv = [sys.executable, "-m", "leadpost.cli", "worker", "--no-startup-delay"]
-    server = subprocess.Popen(server_argv)  # noqa: S603 - our own interpreter and arguments
+    web = subprocess.Popen(server_argv)  # noqa: S603 - our own interpreter and arguments
     stopping = threading.Event()
     workers: list[subprocess.Popen[bytes]] = []
 
@@ -84,7 +98,7 @@ def _serve_with_worker(server_argv: list[str]) -> int:
 
     def forward(signum: int, frame: object) -> None:
         stopping.set()
-        server.send_signal(signum)
+        web.send_signal(signum)
         for worker in workers:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
@@ -92,7 +106,7 @@ def _serve_with_worker(server_argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     threading.Thread(target=keep_worker, name="worker-keeper", daemon=True).start()
-    code = server.wait()
+    code = web.wait()
     stopping.set()
     for worker in workers:
         if worker.poll() is None:

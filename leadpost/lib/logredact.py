@@ -1,0 +1,58 @@
+"""What may reach a log line: no URL token beyond its first 6 characters, no SSN (SPEC §9).
+
+`RedactingFilter` sits on every handler (settings.LOGGING, the HTTP server's own logging), so the
+rule holds whoever logs: Django's request logger ("Bad Request: /leadpost/<token>"), a library's
+exception, our own code. It formats the record itself and replaces its message, arguments and
+traceback text with the redacted result.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from leadpost.lib.ssn import mask_ssn_text
+
+# A Lead Post URL token in a path (also percent-encoded or quoted), kept to its first 6 characters.
+_LEAD_POST_TOKEN = re.compile(r"(/leadpost/)([^/?#\s\"'<>]{6})[^/?#\s\"'<>]*")
+# A bearer token in a header someone logged.
+_BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9_\-.~+/]{6})[A-Za-z0-9_\-.~+/=]*")
+
+
+def redact_text(text: str) -> str:
+    """`text` as a log line may carry it: tokens cut to 6 characters, SSN shapes masked."""
+    if "/leadpost/" in text:
+        text = _LEAD_POST_TOKEN.sub(r"\1\2…", text)
+    if "earer" in text:
+        text = _BEARER.sub(r"\1\2…", text)
+    return mask_ssn_text(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts each record in place; never drops one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line, nor leak its arguments
+            message = str(record.msg)
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+class QuietSecurityFilter(logging.Filter):
+    """Django's `django.security.*` reports (a bad Host header, a suspicious file name) are a
+    client's doing, not ours: one warning line each, without the traceback an ERROR carries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security") and record.levelno >= logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
