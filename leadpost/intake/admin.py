@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from leadpost.accounts.models import Permission, User
+from leadpost.accounts.models import Permission, RecordMode, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 from leadpost.records.models import RecordType
@@ -190,12 +190,15 @@ class StaffPostLogAdmin(AccountScopedAdmin[PostLog], PostLogAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostLog]:
         queryset = super().get_queryset(request)
         user = request.user
-        # The posts of Sales Records carry the same lead data as the records themselves, which
-        # only users who see Sales Enablement may read.
+        # A post made in Sales Record mode carries the same lead data as a Sales Record, which
+        # only users who see Sales Enablement may read: dry runs, rejected and refused posts
+        # included, which have no record to tell (SPEC §10).
         if not (
             isinstance(user, User) and user.has_account_permission(Permission.SALES_ENABLEMENT)
         ):
-            queryset = queryset.exclude(record__record_type=RecordType.SALES_RECORD)
+            queryset = queryset.exclude(record_mode=RecordMode.SALES_RECORD).exclude(
+                record__record_type=RecordType.SALES_RECORD
+            )
         return queryset
 
     list_filter = [

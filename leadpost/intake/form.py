@@ -33,6 +33,18 @@ _HEX_CLASSES = bytes(
     for byte in range(256)
 )
 
+# Control characters (Unicode category Cc) but tab, LF and CR: PostgreSQL refuses NUL in text and
+# jsonb, and none of them belongs in a lead (SPEC §2: replaced by U+FFFD and warned).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def replace_controls(text: str) -> str:
+    """`text` with every control character but tab, LF and CR replaced by U+FFFD."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub("\ufffd", text)
+
+
 # The characters a form body's structure and parameter names are made of: a charset that does not
 # write them as ASCII (UTF-16, EBCDIC, UTF-7's "+") cannot carry this format.
 _ASCII_PROBE = "=&+%;_-.~*" + string.ascii_letters + string.digits
@@ -67,6 +79,8 @@ class _Decoder:
         self.bad_bytes: dict[str, None] = {}
         self.bad_escapes: dict[str, None] = {}
         self.kept_raw: dict[str, None] = {}
+        self.controls: dict[str, None] = {}
+        self._controls_here = False
         self._bad_bytes_here = False
         self._bad_escapes_here = False
         self._kept_raw_here = False
@@ -84,10 +98,14 @@ class _Decoder:
         else:
             data = self.view[start:end]
         try:
-            return str(data, self.encoding)
+            text = str(data, self.encoding)
         except UnicodeDecodeError:
             self._bad_bytes_here = True
-            return str(data, self.encoding, "replace")
+            text = str(data, self.encoding, "replace")
+        if _CONTROL.search(text) is not None:
+            self._controls_here = True
+            text = _CONTROL.sub("\ufffd", text)
+        return text
 
     def _unescape(self, raw: bytes) -> bytes:
         # Every step runs in C: a Python loop per escape takes ~15 s on a 64 MiB body that escapes
@@ -123,7 +141,10 @@ class _Decoder:
             self.bad_escapes[name] = None
         if name and self._kept_raw_here:
             self.kept_raw[name] = None
+        if name and self._controls_here:
+            self.controls[name] = None
         self._bad_bytes_here = self._bad_escapes_here = self._kept_raw_here = False
+        self._controls_here = False
 
 
 def _one_warning(names: list[str], code: str, rule: str) -> list[Problem]:
@@ -194,6 +215,12 @@ def decode_form(body: bytes, charset: str | None) -> DecodedForm:
             list(decoder.bad_bytes),
             "invalid_encoding",
             f"bytes that are not valid {decoder.encoding} were replaced by U+FFFD",
+        ),
+        *_one_warning(
+            list(decoder.controls),
+            "control_character",
+            "control characters (NUL and the like; tab, CR and LF are kept) were replaced by "
+            "U+FFFD",
         ),
         *_one_warning(
             list(decoder.bad_escapes),

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from leadpost.lib.ssn import mask_ssn_text
+
 RecordMode = Literal["individual", "sales_record"]
+
+_NINE_DIGITS_ORDINARY = frozenset({"zip", "externalID"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,15 @@ class Problem:
     field: str | None
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Every warning and error passes here, so none repeats an SSN-shaped value in clear,
+        # whichever parameter it came in (SPEC §9); nine digits are ordinary in a zip or an id.
+        masked = mask_ssn_text(self.message, nine_digits=self.field not in _NINE_DIGITS_ORDINARY)
+        if masked != self.message:
+            object.__setattr__(self, "message", masked)
+        if self.field is not None:  # an unknown parameter's name is whatever the vendor sent
+            object.__setattr__(self, "field", mask_ssn_text(self.field))
 
     def as_json(self) -> dict[str, str | None]:
         return {"field": self.field, "code": self.code, "message": self.message}
@@ -77,7 +90,8 @@ class ParsedLead:
     # servicingAgentFirstName=Auto with no last name (SPEC §6): routing decides, not a name match.
     auto_route: bool = False
     external_id: str | None = None
-    ssn: str | None = None  # nine digits; encrypted by the action, never logged
+    # Nine digits; encrypted by the action, never logged nor shown in a repr (tracebacks).
+    ssn: str | None = field(default=None, repr=False)
     custom: dict[str, str] = field(default_factory=dict)  # custom_<Name> -> trimmed value
     notes: list[ParsedNote] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
@@ -99,5 +113,5 @@ class AccountConfig:
 class DecodedForm:
     """A urlencoded body decoded into one value per name (the last one wins, SPEC §2)."""
 
-    params: dict[str, str]
-    warnings: list[Problem]
+    params: dict[str, str] = field(repr=False)  # as sent: may hold an SSN in clear
+    warnings: list[Problem] = field(default_factory=list)

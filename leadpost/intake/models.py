@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from leadpost.accounts.models import Account
+from leadpost.accounts.models import Account, RecordMode
 from leadpost.lib.tokens import hash_token, new_token
 
 
@@ -79,6 +79,9 @@ class PostResult(models.TextChoices):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "Unsupported content type"
     TOO_LARGE = "too_large", "Body too large"
     RATE_LIMITED = "rate_limited", "Rate limited"
+    METHOD_NOT_ALLOWED = "method_not_allowed", "Not a POST"
+    CUT_SHORT = "cut_short", "Body cut short or late"
+    UNAVAILABLE = "unavailable", "Not stored, service busy"
 
 
 class PostLog(models.Model):
@@ -92,6 +95,11 @@ class PostLog(models.Model):
     lead_post_url = models.ForeignKey(LeadPostUrl, on_delete=models.CASCADE, related_name="posts")
     received_at = models.DateTimeField(default=timezone.now)
     dry_run = models.BooleanField(default=False)
+    # What the account's posts created when this one came (the Lead Post Utility, SPEC §10):
+    # who may read the entry depends on it, whether or not a record was made.
+    record_mode = models.CharField(
+        max_length=20, choices=RecordMode.choices, default=RecordMode.INDIVIDUAL
+    )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
     status_code = models.PositiveSmallIntegerField()

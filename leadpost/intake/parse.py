@@ -29,6 +29,7 @@ from leadpost.lib.address import USPS_STATE_CODES, county_for_zip, state_for_zip
 from leadpost.lib.dates import parse_us_date
 from leadpost.lib.phone import normalise_us_phone
 from leadpost.lib.ssn import normalise_ssn
+from leadpost.lib.text import list_key
 
 CUSTOM_PREFIX = "custom_"
 MAX_LIST_VALUE = 255  # value lists and externalID are indexed columns of this size
@@ -70,6 +71,23 @@ STANDARD_PARAMETERS: frozenset[str] = frozenset(
         *_CHOICES,
     }
 )
+
+# The post parameter each record field comes from, to name it in a warning about the field.
+FIELD_PARAMETERS: dict[str, str] = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "middle_initial": "middleInitial",
+    "birth_date": "birthDate",
+    "lead_date": "leadDate",
+    "email": "email",
+    "state": "stateAbbrev",
+    "zip_code": "zip",
+    "county": "county",
+    **{key: name for name, key in _PHONES.items()},
+    **{key: name for name, key in _FREE_TEXT.items()},
+    **{key: name for name, key in _STREET.items()},
+    **{key: name for name, (key, _options) in _CHOICES.items()},
+}
 
 # SPEC §5: Individual-only parameters, ignored with a warning in Sales Record mode.
 INDIVIDUAL_ONLY: tuple[str, ...] = (
@@ -360,7 +378,8 @@ class _Parser:
                 continue
             # SPEC §5: list values match ignoring extra spaces, so store them without.
             value = " ".join(value.split())
-            if len(value) > MAX_LIST_VALUE:
+            # The matching key is stored too, and casefolding can lengthen it ("ß" -> "ss").
+            if len(value) > MAX_LIST_VALUE or len(list_key(value)) > MAX_LIST_VALUE:
                 self.warn(name, "too_long", _too_long(name, value))
             else:
                 self.lead.lists[kind] = value
@@ -399,7 +418,11 @@ class _Parser:
 
 
 def _too_long(name: str, value: str) -> str:
-    return f"{name} {quoted(value)} is {len(value):,} characters, over {MAX_LIST_VALUE}; not stored"
+    key = len(list_key(value)) if name != "externalID" else 0
+    size = f"{len(value):,} characters"
+    if key > len(value):
+        size += f" ({key:,} once case is ignored, as the list compares them)"
+    return f"{name} {quoted(value)} is {size}, over {MAX_LIST_VALUE}; not stored"
 
 
 def _one_of(options: tuple[str, ...]) -> Callable[[str], str | None]:

@@ -1,4 +1,11 @@
-"""The parameters of a post as the post log keeps them (SPEC §9): secrets out, the rest as sent."""
+"""SSNs out of everything but the encrypted `ssn` field (SPEC §9).
+
+Two steps, both over every parameter whatever its name:
+- `mask_ssn_shapes`: before parsing, an SSN-shaped value sent in any parameter but `ssn` is
+  masked, so no record field, note, custom field, page or warning holds it in clear;
+- `redact_params`: what the post log keeps of a post: SSNs masked, base64 bodies replaced by their
+  size and SHA-256, the rest as sent.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,51 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from leadpost.intake.parse import CUSTOM_PREFIX, is_known_parameter
-from leadpost.lib.ssn import SSN_LIKE, mask_ssn, normalise_ssn, redact_ssn_like
+from leadpost.intake.lead import Problem
+from leadpost.intake.problems import listed, quoted
+from leadpost.lib.ssn import mask_ssn, mask_ssn_value, normalise_ssn, redact_ssn_like
 
 # Case-insensitive: "Attachment_Note_1_File_Body_1" is an unknown parameter, but it is still a file.
 _FILE_BODY = re.compile(r"attachment_note_[0-9]+_file_body_[0-9]+", re.IGNORECASE)
+_FILE_URL = re.compile(r"attachment_note_[0-9]+_file_url_[0-9]+", re.IGNORECASE)
+# Where nine digits alone are an ordinary value (a ZIP+4 without its dash, a vendor's id).
+_NINE_DIGITS_ORDINARY = frozenset({"zip", "externalID"})
 
 
-def _names_a_secret(name: str) -> bool:
-    # Over-matches on purpose ("businessName" contains "ssn"): only digits are hidden, so a false
-    # match costs a little debugging comfort, a missed one an SSN in clear (SPEC §9).
-    lowered = name.lower()
-    return "ssn" in lowered or "social" in lowered
+def _nine_digits_are_ssn(name: str) -> bool:
+    return name not in _NINE_DIGITS_ORDINARY
+
+
+def mask_ssn_shapes(params: Mapping[str, str]) -> tuple[dict[str, str], list[Problem]]:
+    """The parameters with SSN-shaped values masked (`***-**-6789`), and a warning naming them.
+
+    Left as sent: `ssn` itself (encrypted by the action), base64 file bodies (their alphabet makes
+    digit runs that are not numbers), and file URLs (masking would fetch another file; the post
+    log masks them instead).
+    """
+    masked: dict[str, str] = {}
+    touched: list[str] = []
+    for name, value in params.items():
+        if name == "ssn" or _FILE_BODY.fullmatch(name) or _FILE_URL.fullmatch(name):
+            masked[name] = value
+            continue
+        safe = mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name))
+        if safe is not value and safe != value:
+            touched.append(name)
+        masked[name] = safe
+    if not touched:
+        return masked, []
+    names = listed([quoted(name) for name in touched])
+    field = touched[0] if len(touched) == 1 else None
+    message = (
+        f"{names}: a value shaped like an SSN was masked (***-**-dddd) and kept only masked; "
+        "send an SSN in the ssn parameter, where it is stored encrypted"
+    )
+    return masked, [Problem(field, "ssn_masked", message)]
 
 
 def _file_body_summary(value: str) -> dict[str, object]:
-    sent = value.encode("utf-8")
+    sent = value.encode("utf-8", "surrogatepass")
     return {"redacted": "base64", "bytes": len(sent), "sha256": hashlib.sha256(sent).hexdigest()}
 
 
@@ -35,15 +71,16 @@ def redact_value(name: str, value: str) -> object:
         return _file_body_summary(value)
     if _names_a_secret(name):
         return redact_ssn_like(value)
-    # A vendor may send an SSN under a name we do not know, or in a custom field: a value shaped
-    # like one is hidden there too. Known fields keep theirs (a 9-digit zip is a ZIP+4).
-    if (not is_known_parameter(name) or name.startswith(CUSTOM_PREFIX)) and SSN_LIKE.fullmatch(
-        value.strip()
-    ):
-        return redact_ssn_like(value)
-    return value
+    return mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name))
+
+
+def _names_a_secret(name: str) -> bool:
+    # Over-matches on purpose ("businessName" contains "ssn"): only digits are hidden, so a false
+    # match costs a little debugging comfort, a missed one an SSN in clear (SPEC §9).
+    lowered = name.lower()
+    return "ssn" in lowered or "social" in lowered
 
 
 def redact_params(params: Mapping[str, str]) -> dict[str, object]:
     """The parameters for the post log: SSNs masked, base64 file bodies by size and SHA-256."""
-    return {name: redact_value(name, value) for name, value in params.items()}
+    return {mask_ssn_value(name): redact_value(name, value) for name, value in params.items()}

@@ -7,4 +7,6 @@ from leadpost.intake import views
 urlpatterns = [
     re_path(r"^leadpost/(?P<token>[^/]+)/test/?$", views.lead_post, {"dry_run": True}),
     re_path(r"^leadpost/(?P<token>[^/]+)/?$", views.lead_post),
+    # Every other path under /leadpost/ answers JSON too (SPEC §2).
+    re_path(r"^leadpost(?:/(?P<path>.*))?$", views.no_such_url),
 ]

@@ -1,31 +1,38 @@
-"""The Lead Post endpoint: HTTP only (method, content type, size, token, rate limit).
+"""The Lead Post endpoint: HTTP only (method, content type, body, token, rate limit).
 
-Everything about the lead itself happens in `actions.receive_lead`.
+Everything about the lead itself happens in `actions.receive_lead`. Every answer to a path under
+/leadpost/ is JSON (SPEC §2), and every answer to a known URL is in the post log (SPEC §9).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from leadpost.intake import actions
 from leadpost.intake.actions import Client, Outcome
-from leadpost.intake.form import decode_form, text_encoding
+from leadpost.intake.form import decode_form, replace_controls, text_encoding
 from leadpost.intake.lead import Problem
 from leadpost.intake.models import LeadPostUrl, PostResult
 from leadpost.intake.ratelimit import allow_post
+from leadpost.lib.clientaddr import client_ip
+from leadpost.lib.dberrors import is_passing
+from leadpost.lib.requestbody import BodyState, RequestBody, read_body
 from leadpost.lib.tokens import hash_token
 
 logger = logging.getLogger(__name__)
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+# RFC 9110 token characters: what a charset name may be made of.
+_CHARSET_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}")
 
 
 def _json(
@@ -44,32 +51,25 @@ def _respond(outcome: Outcome) -> JsonResponse:
     return _json(outcome.status, outcome.body, outcome.post_id, **outcome.headers)
 
 
-def _unavailable() -> JsonResponse:
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"result": "error", "errors": [{"field": None, "code": code, "message": message}]}
+
+
+def _unavailable(post_id: int | None = None, reason: str = "") -> JsonResponse:
     retry = str(settings.LEADPOST_RETRY_AFTER_SECONDS)
-    body = {
-        "result": "error",
-        "errors": [
-            {
-                "field": None,
-                "code": "unavailable",
-                "message": "The lead could not be stored right now; nothing was kept. "
-                f"Post it again in {retry} seconds.",
-            }
-        ],
-    }
-    return _json(503, body, Retry_After=retry)
+    body = _error(
+        "unavailable",
+        (reason or "The lead could not be stored right now")
+        + f"; nothing was kept. Post it again in {retry} seconds.",
+    )
+    if post_id is not None:
+        body["postId"] = post_id
+    return _json(503, body, post_id, Retry_After=retry)
 
 
 def client_of(request: HttpRequest) -> Client:
-    ip = request.META.get("REMOTE_ADDR") or None
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        # Behind our load balancer, the last X-Forwarded-For hop is the one it appended; earlier
-        # hops are whatever the client claimed.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            ip = hops[-1]
-    return Client(ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000])
+    user_agent = replace_controls(str(request.META.get("HTTP_USER_AGENT", ""))[:1000])
+    return Client(ip=client_ip(request.META), user_agent=user_agent)
 
 
 def _content_type(request: HttpRequest) -> tuple[str, str | None]:
@@ -85,22 +85,10 @@ def _content_type(request: HttpRequest) -> tuple[str, str | None]:
 
 @csrf_exempt
 def lead_post(request: HttpRequest, token: str, dry_run: bool = False) -> JsonResponse:
-    if request.method != "POST":
-        body = {
-            "result": "error",
-            "errors": [
-                {
-                    "field": None,
-                    "code": "method_not_allowed",
-                    "message": f"{request.method} is not accepted here: post the lead with POST.",
-                }
-            ],
-        }
-        return _json(405, body, Allow="POST")
     try:
         return _lead_post(request, token, dry_run)
     except DatabaseError as exc:
-        if isinstance(exc, IntegrityError):
+        if not is_passing(exc):
             raise
         # The database is locked past the busy timeout, restarting, or out of reach: the vendor
         # must retry, and must not read a 500 as "our fault, give up" (SPEC §3).
@@ -108,28 +96,47 @@ def lead_post(request: HttpRequest, token: str, dry_run: bool = False) -> JsonRe
         return _unavailable()
 
 
-def _declared_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
+@csrf_exempt
+def no_such_url(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other path under /leadpost/: the JSON 404 of an unknown URL (SPEC §2, §3)."""
+    return _json(404, _error("unknown_url", "No Lead Post URL here."))
 
 
-def _refusal(
-    request: HttpRequest,
-    url: LeadPostUrl,
-    media: str,
-    charset: str | None,
-    received_at: dt.datetime,
+def _envelope_refusal(
+    request: HttpRequest, body: RequestBody, url: LeadPostUrl, received_at: dt.datetime
 ) -> tuple[int, PostResult, Problem] | None:
-    """Why the envelope of a post to a known URL is refused before its body is read, if it is."""
-    length = _declared_length(request)
+    """Why a post to a known URL is refused before its parameters are read, if it is."""
+    limit = settings.LEADPOST_MAX_BODY_BYTES
+    size = body.declared if body.declared is not None else body.received
+    if body.state is BodyState.TOO_LARGE:
+        # Refused without reading the rest (SPEC §2).
+        shown = f"{size} bytes" if body.declared is not None else f"over {limit} bytes"
+        message = f"The body is {shown}; the limit is {limit} bytes."
+        return 413, PostResult.TOO_LARGE, Problem(None, "too_large", message)
+    if body.state is BodyState.CUT_SHORT:
+        expected = f" of the {body.declared} its Content-Length announced" if body.declared else ""
+        message = (
+            f"The body ended after {body.received} bytes{expected}: the connection closed "
+            "before the post was complete. Nothing was stored; post it again."
+        )
+        return 400, PostResult.CUT_SHORT, Problem(None, "cut_short", message)
+    if body.state is BodyState.TIMED_OUT:
+        message = (
+            f"The body did not arrive within {settings.LEADPOST_BODY_TIMEOUT} seconds "
+            f"({body.received} bytes came). Nothing was stored; post it again."
+        )
+        return 408, PostResult.CUT_SHORT, Problem(None, "timed_out", message)
+    if body.state is BodyState.BUSY:
+        message = "The server holds too many large posts right now; nothing was stored"
+        return 503, PostResult.UNAVAILABLE, Problem(None, "unavailable", message)
+
+    media, charset = _content_type(request)
     # An empty body without a Content-Type (curl -X POST 'URL?firstName=...') is an empty form:
     # the vendor learns from the 400 that the query string is ignored, not about media types.
-    if media == "" and length == 0:
+    if media == "" and body.received == 0:
         media = FORM_TYPE
     if media != FORM_TYPE:
-        message = f'Content-Type must be {FORM_TYPE}, not "{media or "(none)"}".'
+        message = f'Content-Type must be {FORM_TYPE}, not "{media[:80] or "(none)"}".'
         return (
             415,
             PostResult.UNSUPPORTED_MEDIA_TYPE,
@@ -137,19 +144,19 @@ def _refusal(
         )
     if charset is not None:
         try:
+            if not _CHARSET_NAME.fullmatch(charset):
+                raise LookupError(charset)
             text_encoding(charset)
         except LookupError:
-            message = f'Unknown charset "{charset[:40]}": send UTF-8 or an ASCII-based charset.'
+            message = (
+                f"Unknown charset {replace_controls(charset[:40])!r}: send UTF-8 or an "
+                "ASCII-based charset."
+            )
             return (
                 415,
                 PostResult.UNSUPPORTED_MEDIA_TYPE,
                 Problem(None, "unsupported_charset", message),
             )
-    limit = settings.LEADPOST_MAX_BODY_BYTES
-    if length > limit:
-        # Refused on the declared length alone: the body is never read (SPEC §2).
-        message = f"The body is {length} bytes; the limit is {limit} bytes."
-        return 413, PostResult.TOO_LARGE, Problem(None, "too_large", message)
     rate = url.effective_rate_limit
     if rate and not allow_post(url, received_at, rate):
         message = f"This Lead Post URL accepts {rate} posts a minute; post again after the minute."
@@ -165,16 +172,29 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
     )
     if url is None:
         # Unknown and disabled URLs get the same answer, so a token cannot be probed (SPEC §3).
-        body = {
-            "result": "error",
-            "errors": [{"field": None, "code": "unknown_url", "message": "No Lead Post URL here."}],
-        }
-        return _json(404, body)
+        return _json(404, _error("unknown_url", "No Lead Post URL here."))
 
     received_at = timezone.now()
     client = client_of(request)
-    media, charset = _content_type(request)
-    refusal = _refusal(request, url, media, charset, received_at)
+    if request.method != "POST":
+        method = replace_controls(str(request.method))[:20]
+        error = Problem(
+            None, "method_not_allowed", f"{method} is not accepted here: post the lead with POST."
+        )
+        outcome = actions.log_refused_post(
+            url,
+            status=405,
+            result=PostResult.METHOD_NOT_ALLOWED,
+            error=error,
+            received_at=received_at,
+            client=client,
+            dry_run=dry_run,
+        )
+        outcome.headers["Allow"] = "POST"
+        return _respond(outcome)
+
+    body = read_body(request, settings.LEADPOST_MAX_BODY_BYTES)
+    refusal = _envelope_refusal(request, body, url, received_at)
     if refusal is not None:
         status, result, error = refusal
         outcome = actions.log_refused_post(
@@ -188,12 +208,14 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
         )
         if status == 429:
             outcome.headers["Retry-After"] = str(60 - received_at.second)
+        if status == 503:
+            return _unavailable(outcome.post_id, error.message)
         return _respond(outcome)
 
-    form = decode_form(request.body, charset)
+    form = decode_form(body.data, _content_type(request)[1])
     envelope: list[Problem] = []
     if request.GET:
-        names = ", ".join(sorted(request.GET.keys())[:10])
+        names = ", ".join(replace_controls(name) for name in sorted(request.GET.keys())[:10])
         envelope.append(
             Problem(
                 None,

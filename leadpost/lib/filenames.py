@@ -15,8 +15,15 @@ _INVALID = frozenset('\\/:*?"<>|')
 _MAX_EXTENSION_BYTES = 32
 
 
+# Control characters (Cc), and format characters (Cf: the bidirectional overrides that make
+# "invoice\u202efdp.exe" show as "invoiceexe.pdf", zero-width spaces), line and paragraph
+# separators (Zl, Zp), and private-use or unassigned code points (Co, Cn, Cs): none belongs in a
+# name a user reads before opening the file.
+_INVALID_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+
+
 def _valid_char(ch: str) -> str:
-    if ch in _INVALID or unicodedata.category(ch) == "Cc":
+    if ch in _INVALID or unicodedata.category(ch) in _INVALID_CATEGORIES:
         return "_"
     return ch
 

@@ -44,3 +44,37 @@ def redact_ssn_like(value: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# "123-45-6789" (or with spaces) inside any text, not part of a longer run of digits.
+_SSN_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{3}([- ])[0-9]{2}\1[0-9]{4}(?![0-9])")
+# Nine digits alone, not part of a longer run: how an SSN looks in a message or a log line.
+_NINE_DIGITS = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    return mask_ssn(match[0][-4:])
+
+
+def mask_ssn_text(text: str, *, nine_digits: bool = True) -> str:
+    """`text` with every SSN-shaped part masked as `***-**-6789` (SPEC §9).
+
+    `123-45-6789` is masked anywhere; with `nine_digits`, so is a run of exactly nine digits
+    (pass False for text that is a zip or an externalID, where nine digits are ordinary).
+    Cheap when there is nothing to mask: one scan per pattern, in C.
+    """
+    if _SSN_IN_TEXT.search(text) is not None:
+        text = _SSN_IN_TEXT.sub(_mask_match, text)
+    if nine_digits and _NINE_DIGITS.search(text) is not None:
+        text = _NINE_DIGITS.sub(_mask_match, text)
+    return text
+
+
+def mask_ssn_value(value: str, *, nine_digits: bool = True) -> str:
+    """A posted value with SSN shapes masked: `123-45-6789` anywhere, and (with `nine_digits`)
+    a value that is nothing but an SSN written any way SPEC §5 accepts (`123456789`)."""
+    if nine_digits and SSN_LIKE.fullmatch(value.strip()) is not None:
+        return mask_ssn(normalise_ssn(value) or value[-4:])
+    if _SSN_IN_TEXT.search(value) is None:
+        return value
+    return _SSN_IN_TEXT.sub(_mask_match, value)

@@ -51,6 +51,12 @@ def ensure_list_values(
     return {**found, **find_list_values(account, missing)}
 
 
+# How an agent-name warning ends when nothing else assigned the record; the action that stores it
+# replaces the ending with what did happen (SPEC §6: an answer never contradicts itself).
+NOT_ASSIGNED = "; not assigned."
+AGENT_MISS_CODES = frozenset({"agent_lacks_sales_enablement", "agent_not_found", "agent_ambiguous"})
+
+
 def match_agents(
     account: Account, names: Mapping[str, AgentName], *, sales_enablement: bool = False
 ) -> tuple[dict[str, User], list[Problem]]:
@@ -86,7 +92,7 @@ def match_agents(
                     field,
                     "agent_lacks_sales_enablement",
                     f'"{name.first} {name.last}" cannot see Sales Enablement (no security group '
-                    "grants it), so cannot be assigned Sales Records; not assigned.",
+                    "grants it), so cannot be assigned Sales Records" + NOT_ASSIGNED,
                 )
             )
         elif len(users) == 1:
@@ -97,7 +103,7 @@ def match_agents(
                     field,
                     "agent_not_found",
                     f'No active user of this account is named "{name.first} {name.last}" '
-                    "(names must match exactly, case included); not assigned.",
+                    "(names must match exactly, case included)" + NOT_ASSIGNED,
                 )
             )
         else:
@@ -105,7 +111,8 @@ def match_agents(
                 Problem(
                     field,
                     "agent_ambiguous",
-                    f'{len(users)} active users are named "{name.first} {name.last}"; not assigned.',
+                    f'{len(users)} active users are named "{name.first} {name.last}"'
+                    + NOT_ASSIGNED,
                 )
             )
     return matched, problems

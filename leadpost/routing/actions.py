@@ -224,6 +224,38 @@ def apply_decision(record: Record, decision: Decision, *, at: dt.datetime, today
         record.routed_on = today
 
 
+def _matching_workflows(account: Account, facts: LeadFacts) -> list[SalesWorkflow]:
+    """The account's active Sales Workflows whose conditions the lead meets, in order."""
+    workflows = (
+        SalesWorkflow.objects.filter(account=account, active=True)
+        .prefetch_related("actions", "lead_post_urls")
+        .order_by("order", "id")
+    )
+    matching = []
+    for workflow in workflows:
+        if workflow.states and facts.state not in {s.upper() for s in workflow.states}:
+            continue
+        if workflow.lead_sources and list_key(facts.lead_source) not in {
+            list_key(s) for s in workflow.lead_sources
+        }:
+            continue
+        urls = [u.pk for u in workflow.lead_post_urls.all()]
+        if urls and facts.lead_post_url_id not in urls:
+            continue
+        matching.append(workflow)
+    return matching
+
+
+def workflows_would_route(account: Account, facts: LeadFacts) -> bool:
+    """Whether a new unassigned Sales Record with these facts would be routed by a workflow's
+    "run Lead Routing Rules" action: what a dry run must report (SPEC §3)."""
+    return any(
+        action.kind == ActionKind.ROUTE
+        for workflow in _matching_workflows(account, facts)
+        for action in workflow.actions.all()
+    )
+
+
 def run_workflows(
     record: Record, facts: LeadFacts, *, at: dt.datetime, today: dt.date
 ) -> list[str]:
@@ -235,23 +267,9 @@ def run_workflows(
     from leadpost.routing.tasks import notify_agent
 
     account = record.account
-    workflows = (
-        SalesWorkflow.objects.filter(account=account, active=True)
-        .prefetch_related("actions", "lead_post_urls")
-        .order_by("order", "id")
-    )
     ran: list[str] = []
     changed: set[str] = set()
-    for workflow in workflows:
-        if workflow.states and facts.state not in {s.upper() for s in workflow.states}:
-            continue
-        if workflow.lead_sources and list_key(facts.lead_source) not in {
-            list_key(s) for s in workflow.lead_sources
-        }:
-            continue
-        urls = [u.pk for u in workflow.lead_post_urls.all()]
-        if urls and facts.lead_post_url_id not in urls:
-            continue
+    for workflow in _matching_workflows(account, facts):
         try:
             with transaction.atomic():
                 WorkflowRun.objects.create(workflow=workflow, record=record, ran_at=at)

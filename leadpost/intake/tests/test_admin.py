@@ -120,7 +120,8 @@ def test_staff_without_superuser_cannot_download_attachments(client, post, agenc
             "attachment_note_1_file_body_1": "eA==",
         }
     )
-    staff = User.objects.create_user("clerk", password="pw", account=agency, is_staff=True)
+    # Django staff but no operator (not a superuser): the operators' admin gives them nothing.
+    staff = User.objects.create_user("clerk", password="pw", is_staff=True)
     client.force_login(staff)
     attachment = Attachment.objects.get()
     response = client.get(f"/admin/records/attachment/{attachment.pk}/download/")

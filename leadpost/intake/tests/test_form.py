@@ -212,11 +212,24 @@ def test_problems_of_an_empty_name_are_dropped_with_it() -> None:
 
 
 def test_every_byte_value_round_trips_through_percent_escapes() -> None:
-    every_byte = bytes(range(256))
-    body = b"name%5C=" + quote(every_byte, safe="").encode() + b"&raw=\\x41\\%41%5Cx41"
+    # Every byte but the control characters, which SPEC §2 replaces (tested below).
+    printable = bytes(b for b in range(256) if b in b"\t\n\r" or not (b < 32 or 127 <= b < 160))
+    body = b"name%5C=" + quote(printable, safe="").encode() + b"&raw=\\x41\\%41%5Cx41"
     form = decode_form(body, "latin-1")
-    assert form.params == {"name\\": every_byte.decode("latin-1"), "raw": "\\x41\\A\\x41"}
+    assert form.params == {"name\\": printable.decode("latin-1"), "raw": "\\x41\\A\\x41"}
     assert form.warnings == []
+
+
+def test_control_characters_are_replaced_and_warned_in_names_and_values() -> None:
+    every_byte = bytes(range(256))
+    form = decode_form(b"v=" + quote(every_byte, safe="").encode() + b"&n%00x=1", "latin-1")
+    kept = "".join(
+        ch if ch in "\t\n\r" or not (ord(ch) < 32 or 127 <= ord(ch) < 160) else "\ufffd"
+        for ch in every_byte.decode("latin-1")
+    )
+    assert form.params == {"v": kept, "n\ufffdx": "1"}
+    assert [(w.field, w.code) for w in form.warnings] == [(None, "control_character")]
+    assert '"v"' in form.warnings[0].message
 
 
 def test_unescaped_non_ascii_bytes_beside_escapes_are_kept() -> None:

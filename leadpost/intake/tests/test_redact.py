@@ -51,8 +51,9 @@ def test_parameters_named_like_an_ssn_are_redacted(name: str) -> None:
     ("value", "logged"),
     [
         ("987-65-4321", "***-**-4321"),
-        ("987654321", "*****4321"),
-        (" 987 65 4321 ", " *** ** 4321 "),
+        ("987654321", "***-**-4321"),
+        (" 987 65 4321 ", "***-**-4321"),
+        ("call 987-65-4321 after 5", "call ***-**-4321 after 5"),
     ],
 )
 def test_unknown_and_custom_parameters_holding_an_ssn_shaped_value_are_redacted(
@@ -105,3 +106,31 @@ def test_file_bodies_are_redacted_even_when_the_parser_ignores_them(name: str) -
 def test_parameter_order_is_kept() -> None:
     params = {"zeta": "1", "ssn": "123-45-6789", "alpha": "2"}
     assert list(redact_params(params)) == ["zeta", "ssn", "alpha"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["homePhone", "title", "street1", "attachment_note_1_body_text", "firstName", "leadSource"],
+)
+def test_known_parameters_holding_an_ssn_are_masked_too(name: str) -> None:
+    # SPEC §9: masked "whatever parameter it came in", known ones included.
+    assert redact_params({name: "123-45-6789"}) == {name: "***-**-6789"}
+    assert redact_params({name: "123456789"}) == {name: "***-**-6789"}
+    assert redact_params({name: "SSN is 123-45-6789."}) == {name: "SSN is ***-**-6789."}
+
+
+def test_nine_digits_are_ordinary_in_a_zip_and_an_external_id_but_dashes_are_not() -> None:
+    assert redact_params({"zip": "522401234", "externalID": "123456789"}) == {
+        "zip": "522401234",
+        "externalID": "123456789",
+    }
+    assert redact_params({"externalID": "ID 123-45-6789"}) == {"externalID": "ID ***-**-6789"}
+
+
+def test_a_file_url_is_masked_in_the_log() -> None:
+    logged = redact_params({"attachment_note_1_file_url_1": "https://x.example/123-45-6789.pdf"})
+    assert logged == {"attachment_note_1_file_url_1": "https://x.example/***-**-6789.pdf"}
+
+
+def test_a_parameter_name_shaped_like_an_ssn_is_masked() -> None:
+    assert redact_params({"123-45-6789": "x"}) == {"***-**-6789": "x"}

@@ -47,3 +47,19 @@ def test_a_name_of_exactly_255_bytes_is_kept() -> None:
 def test_an_overlong_suffix_is_not_treated_as_an_extension() -> None:
     stored = sanitise_file_name("notes." + "x" * 400)
     assert stored == ("notes." + "x" * 400)[:255]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        # U+202E RIGHT-TO-LEFT OVERRIDE: shown as "invoiceexe.pdf", it is an .exe.
+        ("invoice\u202efdp.exe", "invoice_fdp.exe"),
+        ("a\u2066b\u2069c\u200f.pdf", "a_b_c_.pdf"),  # isolates, right-to-left mark
+        ("zero\u200bwidth.pdf", "zero_width.pdf"),
+        ("line\u2028break\u2029.pdf", "line_break_.pdf"),
+        ("private\ue000use.pdf", "private_use.pdf"),
+        ("ok 😀 émoji.pdf", "ok 😀 émoji.pdf"),
+    ],
+)
+def test_characters_that_disguise_a_name_are_replaced(sent: str, stored: str) -> None:
+    assert sanitise_file_name(sent) == stored
