@@ -55,6 +55,23 @@ def config(bind: str | None = None, workers: int | None = None) -> ServerConfig:
     )
 
 
+def unsafe_settings() -> list[str]:
+    """What this instance runs with that production must not: said at every start, loudly."""
+    found = []
+    if settings.DEV:
+        found.append(
+            "LEADPOST_DEV=1 (development): secrets are generated and kept in the data folder, "
+            "any Host header is accepted, and cookies are sent without Secure. Never in production."
+        )
+    if settings.LEADPOST_FETCH_ALLOW_LOOPBACK:
+        found.append(
+            "LEADPOST_FETCH_ALLOW_LOOPBACK=1: attachment URLs may reach this machine's own ports."
+        )
+    if settings.DEBUG:
+        found.append("LEADPOST_DEBUG=1: error pages show settings and code. Never in production.")
+    return found
+
+
 def log_config() -> dict[str, Any]:
     """Granian's own log lines go through the same redacting filter as the app's (SPEC §9)."""
     return {

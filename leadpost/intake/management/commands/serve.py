@@ -7,7 +7,6 @@ import sys
 import threading
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -39,7 +38,7 @@ class Command(BaseCommand):
             cfg = server.config(options["bind"], options["workers"])
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        for warning in unsafe_settings():
+        for warning in server.unsafe_settings():
             self.stderr.write(f"WARNING: {warning}")
         argv = [
             sys.executable,
@@ -58,23 +57,6 @@ class Command(BaseCommand):
         if not options["worker"]:
             os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
         sys.exit(_serve_with_worker(argv))
-
-
-def unsafe_settings() -> list[str]:
-    """What this instance runs with that production must not: said at every start, loudly."""
-    found = []
-    if settings.DEV:
-        found.append(
-            "LEADPOST_DEV=1 (development): secrets are generated and kept in the data folder, "
-            "any Host header is accepted, and cookies are sent without Secure. Never in production."
-        )
-    if settings.LEADPOST_FETCH_ALLOW_LOOPBACK:
-        found.append(
-            "LEADPOST_FETCH_ALLOW_LOOPBACK=1: attachment URLs may reach this machine's own ports."
-        )
-    if settings.DEBUG:
-        found.append("LEADPOST_DEBUG=1: error pages show settings and code. Never in production.")
-    return found
 
 
 def _serve_with_worker(server_argv: list[str]) -> int:

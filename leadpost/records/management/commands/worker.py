@@ -34,6 +34,10 @@ class Command(DbWorkerCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from leadpost.server import unsafe_settings
+
+        for warning in unsafe_settings():
+            self.stderr.write(f"WARNING: {warning}")
         stop = threading.Event()
         sweeper = threading.Thread(
             target=_sweep_forever,
