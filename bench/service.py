@@ -75,6 +75,9 @@ class Service:
     keep: bool = False
     # The source tree to run (another checkout, to compare code before and after a change).
     root: Path = ROOT
+    # A server command line to run instead of `leadpost serve` (another HTTP server), each part
+    # formatted with {python}, {bin} (the venv's bin/), {port} and {workers}. Empty: as above.
+    command: tuple[str, ...] = ()
 
     data_dir: Path = field(init=False)
     port: int = field(init=False)
@@ -186,7 +189,21 @@ class Service:
 
     # The server -----------------------------------------------------------------------------
 
+    def issue_api_token(self) -> str:
+        """A read-API token for the account `prepare` made (`leadpost issue-api-token`)."""
+        issued = self.leadpost("issue-api-token", "--account", str(self.account_id), "--json")
+        token: str = issued["apiToken"]["token"]
+        return token
+
     def server_argv(self) -> list[str]:
+        if self.command:
+            values = {
+                "python": sys.executable,
+                "bin": str(VENV_BIN),
+                "port": str(self.port),
+                "workers": str(self.workers or os.cpu_count() or 1),
+            }
+            return [part.format(**values) for part in self.command]
         if self.access_log and self.threads <= 1:
             return [LEADPOST, "serve"]
         # `leadpost serve`'s gunicorn line, changed as asked (no access log; threads), without
@@ -242,6 +259,11 @@ class Service:
         # Every worker has booted once each answers; give the slowest a moment to import.
         time.sleep(1.0)
 
+    def process_tree(self) -> list[str]:
+        """The command lines of the server and its descendants, as running now (what it ran)."""
+        assert self.process is not None
+        return [_cmdline(p).strip() for p in [self.process.pid, *_descendants(self.process.pid)]]
+
     def web_worker_pids(self) -> list[int]:
         """The gunicorn worker processes: gunicorn processes whose parent is the gunicorn master."""
         assert self.process is not None
@@ -277,6 +299,50 @@ class Service:
             with contextlib.suppress(Exception):
                 drop_bench_database(self.database_url, self.bench_database)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def tree_state(root: Path) -> str:
+    """Which code a run serves: a snapshot's commit, or the working tree's HEAD and how many
+    paths differ from it (others edit the same tree: figures belong to what was there)."""
+    stamp = root / "SNAPSHOT"
+    if stamp.exists():
+        return f"{root}: {stamp.read_text().strip()}"
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = [line for line in git("status", "--porcelain").splitlines() if line.strip()]
+    return f"{root}: {git('rev-parse', '--short', 'HEAD') or '?'} + {len(dirty)} uncommitted paths"
+
+
+@contextlib.contextmanager
+def snapshot_of_head(rev: str = "HEAD") -> Iterator[Path]:
+    """A committed tree (git archive of `rev`, HEAD by default) in a temporary folder, with this
+    bench/ copied over it (the scripts running now, committed or not); removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="leadpost-head-"))
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        shutil.copytree(
+            ROOT / "bench",
+            folder / "bench",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        (folder / "SNAPSHOT").write_text(f"snapshot of {rev} {commit[:7]} (+ the bench/ running)\n")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
