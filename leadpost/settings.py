@@ -272,6 +272,9 @@ MAILERS: dict[str, dict[str, Any]] = {
     }
 }
 DEFAULT_FROM_EMAIL = env_str("LEADPOST_EMAIL_FROM", "leadpost@localhost")
+# A failed e-mail to an agent is tried again after 1, 2, 4, ... times this, this many times.
+LEADPOST_NOTIFY_MAX_TRIES = env_int("LEADPOST_NOTIFY_MAX_TRIES", 5, minimum=1)
+LEADPOST_NOTIFY_BACKOFF_SECONDS = env_int("LEADPOST_NOTIFY_BACKOFF_SECONDS", 60, minimum=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -96,6 +96,7 @@ RECORD_FIELDS = [
     "county",
     "servicing_agent",
     "routing_decision",
+    "agent_emails",
     "custom_fields",
 ]
 INDIVIDUAL_ONLY = [
@@ -167,6 +168,26 @@ class RecordAdmin(admin.ModelAdmin[Record]):
             how,
             format_html("<br>Skipped:<ul>{}</ul>", skipped) if decision.get("skipped") else "",
         )
+
+    @admin.display(description="agent e-mails")
+    def agent_emails(self, obj: Record) -> str:
+        rows = []
+        for sent in obj.agent_notifications.select_related("agent").order_by("id"):
+            if sent.state == "sent":
+                when = sent.sent_at.isoformat(timespec="seconds") if sent.sent_at else ""
+                state = format_html("sent {}", when)
+            elif sent.state == "failed":
+                state = format_html("failed: {}", sent.error)
+            else:
+                state = format_html(
+                    "pending (tries: {}){}",
+                    sent.attempts,
+                    f"; last error: {sent.error}" if sent.error else "",
+                )
+            rows.append(format_html("<li>{} — {}</li>", sent.agent, state))
+        if not rows:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
 
     @admin.display(description="custom fields")
     def custom_fields(self, obj: Record) -> str:

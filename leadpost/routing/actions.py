@@ -264,7 +264,7 @@ def run_workflows(
     Returns the names of the workflows that ran. Call inside the record's transaction.
     """
     from leadpost.records.actions import ensure_list_values, find_list_values
-    from leadpost.routing.tasks import notify_agent
+    from leadpost.routing.tasks import request_notification
 
     account = record.account
     ran: list[str] = []
@@ -288,7 +288,7 @@ def run_workflows(
             elif action.kind == ActionKind.NOTIFY_AGENT and record.servicing_agent_id is not None:
                 # In the background, enqueued in this transaction: the e-mail goes out only if
                 # the record is stored, and a slow mail server never delays the vendor's answer.
-                notify_agent.enqueue(record.pk)
+                request_notification(record)
     if changed:
         record.save(update_fields=sorted(changed))
     return ran

@@ -206,3 +206,39 @@ class WorkflowRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow} on {self.record_id}"
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class AgentNotification(models.Model):
+    """That an agent is told by e-mail of a record assigned to them: once per record and agent.
+
+    This row is the truth (state, tries, last error, shown on the record's page); the background
+    task only nudges it, and the worker's sweep finds one whose task was lost.
+    """
+
+    record = models.ForeignKey(
+        "records.Record", on_delete=models.CASCADE, related_name="agent_notifications"
+    )
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(
+        max_length=10, choices=NotificationState.choices, default=NotificationState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "agent"], name="agent_notified_once")
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent} of record {self.record_id}: {self.state}"

@@ -1,25 +1,57 @@
-"""Background work of Sales Workflows: e-mailing the agent a lead was assigned to."""
+"""Background work of Sales Workflows: e-mailing the agent a lead was assigned to.
+
+Each send is an `AgentNotification` row, made in the record's transaction; a failed send is
+retried with back-off and its state and last error are on the record's page.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.tasks import task
+from django.utils import timezone
 
+from leadpost.lib.ssn import mask_ssn_text
 from leadpost.records.models import Record
+from leadpost.routing.models import AgentNotification, NotificationState
+
+logger = logging.getLogger(__name__)
+
+# Longer than any SMTP conversation takes (the backend's time-out is 30 s).
+_CLAIM_SECONDS = 120
 
 
-@task()
-def notify_agent(record_id: int) -> str:
-    record = (
-        Record.objects.select_related("servicing_agent", "account", "lead_source", "status")
-        .filter(pk=record_id)
-        .first()
-    )
-    if record is None or record.servicing_agent is None or not record.servicing_agent.email:
-        return "nobody to notify"
+def request_notification(record: Record) -> AgentNotification | None:
+    """Ask for the record's agent to be e-mailed, once per record and agent; call inside the
+    record's transaction, so the e-mail goes out only if the record is stored."""
+    if record.servicing_agent_id is None:
+        return None
+    try:
+        with transaction.atomic():
+            notification = AgentNotification.objects.create(
+                record=record, agent_id=record.servicing_agent_id, next_attempt_at=timezone.now()
+            )
+    except IntegrityError:
+        return None  # this agent is already told of this record
+    notify_agent.enqueue(notification.pk)
+    return notification
+
+
+def _one_line(text: str) -> str:
+    """A header value: a name with a line break must not break (or forge) the e-mail's headers."""
+    return " ".join(text.split())
+
+
+def _message(record: Record) -> tuple[str, str]:
     agent = record.servicing_agent
-    # Only what an agent needs to call the lead back; never the SSN or birth date.
+    assert agent is not None
+    model = "salesrecord" if record.record_type == "sales_record" else "individual"
+    # Only what an agent needs to call the lead back; never the SSN or birth date (SPEC §12).
     lines = [
         f"{agent.first_name}, a new lead was assigned to you in {record.account.name}:",
         "",
@@ -29,12 +61,81 @@ def notify_agent(record_id: int) -> str:
         f"State: {record.state or '-'}",
         f"Lead source: {record.lead_source.value if record.lead_source else '-'}",
         "",
-        f"{settings.BASE_URL}/staff/records/salesrecord/{record.pk}/change/",
+        f"{settings.BASE_URL}/staff/records/{model}/{record.pk}/change/",
     ]
-    send_mail(
-        subject=f"New lead: {record.first_name} {record.last_name}",
-        message="\n".join(lines),
-        from_email=None,
-        recipient_list=[agent.email],
+    subject = _one_line(f"New lead: {record.first_name} {record.last_name}")[:200]
+    return mask_ssn_text(subject), mask_ssn_text("\n".join(lines))
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    base: int = settings.LEADPOST_NOTIFY_BACKOFF_SECONDS
+    return dt.timedelta(seconds=base * 2 ** max(0, attempts - 1))
+
+
+@task()
+def notify_agent(notification_id: int) -> str:
+    """One attempt at e-mailing an agent; the notification row says what happened."""
+    now = timezone.now()
+    # Claimed for a while before sending, so a second task for the same row (the sweep nudged it
+    # while this one waited in the queue) does not send the e-mail twice.
+    claimed = AgentNotification.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=notification_id,
+        state=NotificationState.PENDING,
+    ).update(next_attempt_at=now + dt.timedelta(seconds=_CLAIM_SECONDS))
+    if not claimed:
+        return "not claimed"
+    notification = AgentNotification.objects.select_related(
+        "agent", "record__account", "record__lead_source"
+    ).get(pk=notification_id)
+    agent = notification.agent
+    if not agent.email or not agent.is_active:
+        AgentNotification.objects.filter(pk=notification.pk).update(
+            state=NotificationState.FAILED, error="the agent has no e-mail address or is inactive"
+        )
+        return NotificationState.FAILED
+    record = notification.record
+    record.servicing_agent = agent
+    subject, body = _message(record)
+    try:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[agent.email])
+    except Exception as exc:  # SMTP, network, a bad header: each is a failed try, kept on the row
+        attempts = notification.attempts + 1
+        reason = mask_ssn_text(f"{type(exc).__name__}: {exc}")[:1000]
+        logger.warning("agent e-mail for record %s failed: %s", record.pk, reason)
+        if attempts < settings.LEADPOST_NOTIFY_MAX_TRIES:
+            later = now + _backoff(attempts)
+            with transaction.atomic():
+                AgentNotification.objects.filter(pk=notification.pk).update(
+                    attempts=attempts, error=reason, next_attempt_at=later
+                )
+                notify_agent.using(run_after=later).enqueue(notification.pk)
+            return NotificationState.PENDING
+        AgentNotification.objects.filter(pk=notification.pk).update(
+            attempts=attempts,
+            error=f"gave up after {attempts} tries: {reason}",
+            state=NotificationState.FAILED,
+        )
+        return NotificationState.FAILED
+    AgentNotification.objects.filter(pk=notification.pk).update(
+        attempts=notification.attempts + 1, state=NotificationState.SENT, sent_at=now, error=""
     )
-    return "sent"
+    return NotificationState.SENT
+
+
+def sweep_notifications(now: dt.datetime | None = None) -> int:
+    """Re-enqueue pending e-mails whose task was lost (a worker died): the row is the truth."""
+    now = now or timezone.now()
+    grace = dt.timedelta(seconds=settings.LEADPOST_SWEEP_GRACE_SECONDS)
+    stuck = list(
+        AgentNotification.objects.filter(state=NotificationState.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - grace))
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in stuck:
+        with transaction.atomic():
+            if AgentNotification.objects.filter(pk=pk, state=NotificationState.PENDING).update(
+                next_attempt_at=now
+            ):
+                notify_agent.enqueue(pk)
+    return len(stuck)

@@ -17,6 +17,7 @@ from leadpost.records.models import CustomField, Record
 from leadpost.routing.actions import LeadFacts, run_workflows, weighted_turns
 from leadpost.routing.models import (
     ActionKind,
+    AgentNotification,
     AgentProfile,
     PoolMember,
     RoutingRule,
@@ -259,7 +260,10 @@ def test_workflow_sets_status_and_emails_the_agent_once(
     outcome = post(url)
     record = Record.objects.get(pk=outcome.body["recordId"])
     assert record.status.value == "Assigned" and record.servicing_agent == ann
-    assert notify_agent.call(record.pk) == "sent"
+    notification = AgentNotification.objects.get(record=record)
+    assert notification.agent == ann
+    assert notify_agent.call(notification.pk) == "sent"
+    assert notify_agent.call(notification.pk) == "not claimed"  # sent once
     assert [m.to for m in mail.outbox] == [["ann@agency.example"]]
     assert "Lee Dee" in mail.outbox[0].body and "ssn" not in mail.outbox[0].body.lower()
     # Once per record: running the workflows again does nothing.

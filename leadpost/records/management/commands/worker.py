@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from leadpost.records.attachments import sweep
+from leadpost.routing.tasks import sweep_notifications
 
 logger = logging.getLogger("leadpost.worker")
 
@@ -20,6 +21,7 @@ def _sweep_forever(interval: int, stop: threading.Event) -> None:
         try:
             close_old_connections()
             sweep()
+            sweep_notifications()
         except Exception:
             # A sweep that fails (database restarting) is tried again at the next interval.
             logger.exception("attachment sweep failed")
