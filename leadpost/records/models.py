@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import NotSupportedError, models
 from django.utils import timezone
 
 from leadpost.accounts.models import Account
@@ -60,6 +60,35 @@ class Gender(models.TextChoices):
 class YesNo(models.TextChoices):
     YES = "Y", "Yes"
     NO = "N", "No"
+
+
+class WritingTransaction(models.Expression):
+    """The database default of `Record.txid`: which transaction wrote the row, per database.
+
+    PostgreSQL: the writing transaction's 64-bit id (`pg_current_xact_id()`, which never wraps
+    around; the top-level transaction's even inside a savepoint). SQLite: 0 — one writer at a time
+    there, so id order is already commit order. Any other database is refused rather than given
+    a value that would let the read API's cursor skip records.
+    """
+
+    output_field = models.BigIntegerField()
+    # No column references and nothing from the caller: a database default may be this.
+    allowed_default = True
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        raise NotSupportedError(
+            f"Record.txid has no default for {connection.vendor}: use PostgreSQL or SQLite"
+        )
+
+    def as_postgresql(
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        return "pg_current_xact_id()::text::bigint", ()
+
+    def as_sqlite(
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        return "0", ()
 
 
 class Record(models.Model):
@@ -138,6 +167,12 @@ class Record(models.Model):
     routing = models.JSONField(null=True, blank=True)
     # The day (account's time zone) routing assigned it: what daily caps count.
     routed_on = models.DateField(null=True, blank=True)
+    # The read API's cursor order is (txid, id): see leadpost/records/views.py for why it never
+    # skips. Always set by the database at insert (WritingTransaction); never written by code.
+    # 0 for records older than the column and on SQLite. The values belong to the PostgreSQL
+    # cluster that assigned them: a logical dump restored into a new cluster starts its
+    # transaction ids again below them (see the README's API section).
+    txid = models.BigIntegerField(db_default=WritingTransaction(), editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -151,6 +186,8 @@ class Record(models.Model):
         indexes = [
             models.Index(fields=["account", "id"]),
             models.Index(fields=["routed_on", "servicing_agent"]),
+            # The read API's list: one account's records in cursor order.
+            models.Index(fields=["account", "txid", "id"], name="record_account_cursor"),
         ]
 
     def __str__(self) -> str:

@@ -8,8 +8,14 @@ import pytest
 
 from leadpost.accounts.models import ApiToken
 from leadpost.intake.models import LeadPostUrl
+from leadpost.records.tests.test_api_cursor import settle
 
 FORM = "application/x-www-form-urlencoded"
+
+# The list shows only committed records (on PostgreSQL, only once every transaction that started
+# writing before theirs has ended: see the cursor in views.py), so tests that read it commit what
+# they post instead of keeping it in the test's own open transaction, and settle() before reading.
+reads_the_list = pytest.mark.django_db(transaction=True)
 
 
 def _get(client, path, token):
@@ -95,8 +101,10 @@ def test_record_detail_shows_every_field_normalised(client, vendor_url, api_toke
     }
 
 
+@reads_the_list
 def test_list_pages_through_new_records_with_a_cursor(client, vendor_url, api_token):
     ids = [_post(client, vendor_url[1], firstName=f"N{i}", lastName="X") for i in range(5)]
+    settle()
     page1 = _get(client, "/api/v1/records?limit=2", api_token).json()
     assert [r["id"] for r in page1["records"]] == ids[:2]
     assert page1["hasMore"] is True
@@ -107,14 +115,17 @@ def test_list_pages_through_new_records_with_a_cursor(client, vendor_url, api_to
     empty = _get(client, f"/api/v1/records?after={page3['nextCursor']}", api_token).json()
     assert empty == {"records": [], "nextCursor": page3["nextCursor"], "hasMore": False}
     newer = _post(client, vendor_url[1], firstName="Late", lastName="Comer")
+    settle()
     later = _get(client, f"/api/v1/records?after={page3['nextCursor']}", api_token).json()
     assert [r["id"] for r in later["records"]] == [newer]
 
 
+@reads_the_list
 def test_other_accounts_records_are_invisible(client, vendor_url, api_token, other_agency):
     _, other_url_token = LeadPostUrl.issue(other_agency, "NextGen")
     theirs = _post(client, other_url_token, firstName="Secret", lastName="Lead")
     ours = _post(client, vendor_url[1], firstName="Our", lastName="Lead")
+    settle()
     assert _get(client, f"/api/v1/records/{theirs}", api_token).status_code == 404
     listed = _get(client, "/api/v1/records", api_token).json()["records"]
     assert [r["id"] for r in listed] == [ours]
