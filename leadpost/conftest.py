@@ -6,6 +6,7 @@ Named like Healthchecks' alice/bob/charlie so a test reads as a story.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -134,6 +135,7 @@ def served(transactional_db: None, tmp_path: Any, served_env: dict[str, str]) ->
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
+        start_new_session=True,  # its own process group: the server and its workers stop together
     )
     base = f"http://127.0.0.1:{port}"
     pause = threading.Event()
@@ -149,11 +151,14 @@ def served(transactional_db: None, tmp_path: Any, served_env: dict[str, str]) ->
                 pause.wait(0.2)  # the server is booting: ask again shortly
         yield base
     finally:
-        server.terminate()
+        # A worker still starting when the test ends is waited for by a graceful stop: the
+        # test is over, so after a short grace the whole group goes.
+        os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=30)
+            server.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
         log.close()
 
 
