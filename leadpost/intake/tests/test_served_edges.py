@@ -219,3 +219,20 @@ def test_every_answer_and_every_log_line_keeps_tokens_and_ssns_out(
     for entry in PostLog.objects.all():
         text = str([entry.params, entry.warnings, entry.errors, entry.user_agent])
         assert SSN not in text and "123456789" not in text
+
+
+def test_a_20_mb_form_to_a_login_page_is_refused_before_it_is_read(served):
+    with httpx.Client(base_url=served, timeout=15) as http:
+        login = http.get("/staff/login/")
+        csrf = http.cookies["csrftoken"]
+        with _connect(served) as sock:
+            sock.sendall(
+                "POST /staff/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Cookie: csrftoken={csrf}\r\nContent-Length: {20 * 1024 * 1024}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + f"csrfmiddlewaretoken={csrf}&username=x&password=".encode()
+            )
+            status, body = _answer(sock)  # answered without the 20 MB ever being sent
+    assert login.status_code == 200
+    assert status == 413, body
