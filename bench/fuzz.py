@@ -1457,6 +1457,9 @@ def main() -> int:
     parser.add_argument("--bench-database", default="leadpost_bench_fuzz")
     parser.add_argument("--keep", action="store_true", help="keep the data folder and database")
     parser.add_argument("--json", type=Path, help="also write every outcome to this file")
+    parser.add_argument(
+        "--by-label", action="store_true", help="also print the answers per kind and variant"
+    )
     args = parser.parse_args()
     if args.kinds:
         wanted = {k.strip() for k in args.kinds.split(",")}
@@ -1509,8 +1512,9 @@ def fuzz(args: argparse.Namespace) -> int:
             case.request = b""  # the bytes are not needed any more
             return case, outcome
 
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            futures = [pool.submit(one, i) for i in range(args.n)]
+        pool = ThreadPoolExecutor(args.concurrency)
+        futures = [pool.submit(one, i) for i in range(args.n)]
+        try:
             for done, future in enumerate(as_completed(futures), start=1):
                 case, outcome = future.result()
                 sent[case.i] = case
@@ -1521,6 +1525,9 @@ def fuzz(args: argparse.Namespace) -> int:
                         f"  {done:>6} sent, {time.monotonic() - started:6.1f} s, 5xx so far {fives}",
                         flush=True,
                     )
+        finally:
+            # On Ctrl-C, the posts not yet sent are dropped rather than sent before stopping.
+            pool.shutdown(wait=True, cancel_futures=True)
         elapsed = time.monotonic() - started
         outcomes.sort(key=lambda o: o.i)
         print(f"  {args.n} requests in {elapsed:.1f} s ({args.n / elapsed:.0f}/s)")
@@ -1597,6 +1604,15 @@ def report(
             f"  {kind:<15} {total:>5} {1000 * times[len(times) // 2]:>7.0f} "
             f"{1000 * times[-1]:>7.0f}  {shown}"
         )
+
+    if args.by_label:
+        print("\nPer kind and variant:")
+        per_label: dict[str, Counter[str]] = defaultdict(Counter)
+        for o in outcomes:
+            per_label[f"{o.kind}/{redact(o.label, tokens.values())[:70]}"][outcome_key(o)] += 1
+        for label, counts in sorted(per_label.items()):
+            shown = ", ".join(f"{k} x{n}" for k, n in counts.most_common())
+            print(f"  {label:<60} {shown}")
 
     checks: list[Check] = []
 
@@ -1723,7 +1739,11 @@ def report(
 
     # What must not have made a record.
     ext_records = {r[1] for r in records.values()}
-    made = [c for c in sent.values() if c.no_record and c.external_id in ext_records]
+    made = [
+        c
+        for c in sent.values()
+        if c.no_record and c.external_id is not None and c.external_id in ext_records
+    ]
     check(
         "cut-short bodies, dry runs, refused and misdirected posts made no record (§2, §3)",
         not made,
@@ -1753,18 +1773,20 @@ def report(
 
     # Secrets in what the server wrote.
     token_hits, ssn_hits = scan_log(log_text, tokens, all_ssns)
+    shapes: Counter[str] = Counter()
+    for line in log_text.splitlines():
+        if any(t[8:20] in line for t in tokens.values()):
+            shape = line
+            for label, token in tokens.items():
+                shape = shape.replace(token, f"<{label} token>").replace(token[:6], "<prefix>")
+            shape = re.sub(r"^[0-9-]+ [0-9:,]+ ", "", shape)  # the time stamp
+            shape = re.sub(r"\b[0-9]+(\.[0-9]+)?(ms)?\b", "N", shape)  # sizes, times
+            shapes[redact(shape, [])[:150]] += 1
     check(
         "no server log line holds a URL token beyond its first 6 characters (§9)",
         not token_hits,
-        f"lines: {token_hits}; e.g. "
-        + next(
-            (
-                redact(line, tokens.values())[:160]
-                for line in log_text.splitlines()
-                if any(t[8:20] in line for t in tokens.values())
-            ),
-            "",
-        )
+        f"lines: {token_hits}; the lines, tokens replaced: "
+        + "".join(f"\n          {n:>4} x {shape}" for shape, n in shapes.most_common(8))
         if token_hits
         else f"{len(log_text.splitlines())} lines scanned",
     )

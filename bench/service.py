@@ -339,7 +339,8 @@ def snapshot_of_head(rev: str = "HEAD") -> Iterator[Path]:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        (folder / "SNAPSHOT").write_text(f"snapshot of {rev} {commit[:7]} (+ the bench/ running)\n")
+        name = commit[:7] if commit.startswith(rev) else f"{rev} {commit[:7]}"
+        (folder / "SNAPSHOT").write_text(f"snapshot of {name} (+ the bench/ running)\n")
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
