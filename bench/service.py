@@ -228,7 +228,7 @@ class Service:
                 "--access-logfile",
                 "-",
                 "--logger-class",
-                "leadpost.lib.gunicorn_logging.RedactingLogger",
+                "bench.gunicorn_logger.RedactingLogger",
                 "--access-logformat",
                 '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"',
             ]

@@ -13,17 +13,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadpost.accounts.tenancy import check_user_of, guard_m2m, saves_any
+from leadpost.lib.choices import RecordType
 from leadpost.lib.tokens import hash_token, new_token
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/Chicago).")
-
-
-class RecordMode(models.TextChoices):
-    INDIVIDUAL = "individual", "Individual Records"
-    SALES_RECORD = "sales_record", "Sales Enablement Leads (Sales Records)"
 
 
 class Account(models.Model):
@@ -37,8 +33,8 @@ class Account(models.Model):
     record_mode = models.CharField(
         "Lead Post creates",
         max_length=20,
-        choices=RecordMode.choices,
-        default=RecordMode.INDIVIDUAL,
+        choices=RecordType.choices,
+        default=RecordType.INDIVIDUAL,
     )
     # Sales Workflows and "Auto" routing are premium workflow actions (SPEC §6); operators set it.
     premium_workflows = models.BooleanField("premium workflow actions", default=False)
@@ -47,6 +43,10 @@ class Account(models.Model):
         "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Moves on every change to what posts read about the account (its value lists, users, groups,
+    # custom fields, Lead Post URLs, itself): every post reads it with its URL, and throws away
+    # what its process kept of the account when it moved (intake/config.py).
+    config_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name", "id"]
@@ -57,6 +57,14 @@ class Account(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if saves_any(kwargs.get("update_fields"), "fallback_agent"):
             self.check_accounts()
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            # Never written back from a copy loaded earlier: that would move the version back
+            # to one a process may still hold a view of. Only `bump_config_version` moves it.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "config_version"
+            ]
         super().save(*args, **kwargs)
 
     def clean(self) -> None:

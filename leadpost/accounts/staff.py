@@ -22,7 +22,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
 from leadpost.accounts.logins import ThrottledLogin
-from leadpost.accounts.models import MEMBERS, Account, Permission, RecordMode, User
+from leadpost.accounts.models import MEMBERS, Account, Permission, User
+from leadpost.lib.choices import RecordType
 
 
 def staff_user(request: HttpRequest) -> User:
@@ -71,6 +72,8 @@ class StaffSite(admin.AdminSite):
         user = request.user
         if isinstance(user, User) and user.is_authenticated:
             context["account"] = user.account
+            if user.account is not None:
+                context["lead_post_creates"] = LEAD_POST_CREATES[user.account.record_mode]
             context["can_use_utility"] = (
                 user.account_id is not None
                 and user.has_account_permission(Permission.SALES_ENABLEMENT, Permission.MANAGE_DATA)
@@ -135,7 +138,7 @@ class StaffSite(admin.AdminSite):
             urls = account.lead_post_urls.count()
             messages.success(
                 request,
-                f"Lead Post now creates {account.get_record_mode_display()}: "
+                f"Lead Post now creates {LEAD_POST_CREATES[account.record_mode]}: "
                 f"all {urls} Lead Post URL(s) of {account.name} switched at once.",
             )
             return HttpResponseRedirect(reverse("staff:lead_post_utility"))
@@ -155,7 +158,7 @@ class StaffSite(admin.AdminSite):
 
     def custom_fields_page(self, request: HttpRequest) -> HttpResponse:
         """SPEC §7: pick the entity type, see each field's exact post parameter, type and options."""
-        from leadpost.records.models import CustomField, RecordType
+        from leadpost.records.models import CustomField
 
         user = staff_user(request)
         if not user.has_account_permission(Permission.MANAGE_DATA):
@@ -185,8 +188,17 @@ class StaffSite(admin.AdminSite):
         return TemplateResponse(request, "staff/custom_fields.html", context)
 
 
+# The Lead Post Utility's words for the record types (SPEC §10).
+LEAD_POST_CREATES: dict[str, str] = {
+    RecordType.INDIVIDUAL: "Individual Records",
+    RecordType.SALES_RECORD: "Sales Enablement Leads (Sales Records)",
+}
+
+
 class LeadPostUtilityForm(forms.Form):
-    record_mode = forms.ChoiceField(label="Lead Post creates", choices=RecordMode.choices)
+    record_mode = forms.ChoiceField(
+        label="Lead Post creates", choices=list(LEAD_POST_CREATES.items())
+    )
 
 
 staff_site = StaffSite(name="staff")

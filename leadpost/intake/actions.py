@@ -1,9 +1,11 @@
-"""What happens to a post once its HTTP envelope is accepted: parse, store, log, answer.
+"""What happens to a post once its HTTP envelope is accepted: parse, store, log (SPEC §3–§9).
 
-`receive_lead` is the one entry point the endpoint calls (CONVENTIONS: the view does HTTP only).
-A 200 means stored: the record and its post-log row commit in one transaction before we answer.
-When the database refuses a value for good (a bug of ours: SPEC §3), the lead is stored all the
-same by `_salvage`, field by field, and only what the database refuses is dropped, warned.
+`receive_lead` is the one entry point the endpoint calls, and it returns facts (`PostOutcome`:
+what became of the post, its post-log row, its record); the view makes the HTTP answer of them.
+A 200 means stored: `store_lead`, the one durable transaction, commits the record, everything the
+post carries and its post-log row before the view answers. When the database refuses a value for
+good (a bug of ours: SPEC §3) the lead is stored all the same by `_salvage`, part by part, and only
+what the database refuses is dropped, warned.
 """
 
 from __future__ import annotations
@@ -16,21 +18,18 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from leadpost.accounts.models import Account, RecordMode, User
-from leadpost.intake.lead import (
-    AccountConfig,
-    AgentName,
-    DecodedForm,
-    ListKind,
-    ParsedLead,
-    ParsedNote,
-    Problem,
-)
+from leadpost.accounts.models import User
+from leadpost.intake.config import AccountConfig
+from leadpost.intake.lead import AccountConfig as ParseConfig
+from leadpost.intake.lead import DecodedForm, ParsedLead
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 from leadpost.intake.parse import FIELD_PARAMETERS, parse_lead
 from leadpost.intake.redact import mask_ssn_shapes, redact_params
+from leadpost.lib import fastsql
+from leadpost.lib.choices import ListName, RecordType
 from leadpost.lib.dberrors import describe, is_passing
 from leadpost.lib.encryption import encrypt_ssn, ssn_index
+from leadpost.lib.problems import Problem
 from leadpost.records import attachments
 from leadpost.records.actions import (
     AGENT_MISS_CODES,
@@ -43,7 +42,8 @@ from leadpost.records.actions import (
 )
 from leadpost.records.attachments import StoredBlob
 from leadpost.records.custom_fields import CheckedValue
-from leadpost.records.models import CustomField, ListName, ListValue, Record, RecordType
+from leadpost.records.inputs import AgentName, ParsedNote
+from leadpost.records.models import CustomField, ListValue, Record
 from leadpost.routing.actions import (
     Decision,
     LeadFacts,
@@ -55,6 +55,8 @@ from leadpost.routing.actions import (
 
 logger = logging.getLogger(__name__)
 
+Blobs = dict[tuple[int, int], StoredBlob]
+
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -65,13 +67,25 @@ class Client:
 
 
 @dataclass(slots=True)
-class Outcome:
-    """The answer to one post: an HTTP status and the JSON body SPEC §3 prescribes."""
+class PostOutcome:
+    """What became of one post: the facts the view answers with (SPEC §3).
 
-    status: int
-    body: dict[str, Any]
-    post_id: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    `log` is the post's post-log row (its id is the answer's postId, its status code the answer's).
+    `record` is the record made, the existing one of a duplicate, or the one a dry run would
+    duplicate.
+    """
+
+    result: PostResult
+    log: PostLog
+    record_type: RecordType
+    record: Record | None = None
+    warnings: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    servicing_agent: User | None = None
+    lead_source_agent: User | None = None
+    routing: dict[str, Any] | None = None
+    new_list_values: list[tuple[ListName, str]] = field(default_factory=list)
+    external_id: str | None = None
 
 
 _LIST_FIELDS = {
@@ -90,19 +104,312 @@ _LIST_PARAMETERS = {
 }
 
 
-def _list_names(parsed: ParsedLead, url: LeadPostUrl) -> dict[ListName, str]:
-    """Which value-list entries the post names, per the record type's own lists."""
-    sales = parsed.mode == RecordMode.SALES_RECORD
-    by_kind = {
-        ListKind.STATUS: ListName.SALES_STATUS if sales else ListName.STATUS,
-        ListKind.LEAD_SOURCE: ListName.LEAD_SOURCE,
-        ListKind.TYPE: ListName.TYPE,
-        ListKind.PROJECT_CODE: ListName.PROJECT_CODE,
+@dataclass(slots=True)
+class _Post:
+    """One post on its way to storage: what was read, what the account's data made of it."""
+
+    config: AccountConfig
+    parsed: ParsedLead
+    wanted_lists: dict[ListName, str]
+    lists: dict[ListName, ListValue]
+    agents: dict[str, User]
+    custom: list[tuple[CustomField, CheckedValue]]
+    routes: bool  # "Auto" on a premium Sales Record account: Lead Routing Rules pick the agent
+    warnings: list[Problem]
+    log_fields: dict[str, Any]
+    received_at: dt.datetime
+
+    @property
+    def url(self) -> LeadPostUrl:
+        return self.config.url
+
+    @property
+    def today(self) -> dt.date:
+        return self.config.account.local_date(self.received_at)
+
+    @property
+    def workflows(self) -> bool:
+        """Sales Workflows run on the new record (SPEC §6)."""
+        return self.parsed.mode == RecordType.SALES_RECORD and self.config.account.premium_workflows
+
+    def facts(self, lists: dict[ListName, ListValue] | None = None) -> LeadFacts:
+        """What rules and workflows look at, with `lists` as the post's entries (default: the
+        ones that existed before it)."""
+        source = (self.lists if lists is None else lists).get(ListName.LEAD_SOURCE)
+        return LeadFacts(
+            state=str(self.parsed.fields.get("state", "")),
+            zip_code=str(self.parsed.fields.get("zip_code", "")),
+            lead_source=source.value if source else "",
+            lead_post_url_id=self.url.pk,
+            custom={f.pk: checked.value for f, checked in self.custom},
+        )
+
+
+def _log_fields(
+    url: LeadPostUrl,
+    *,
+    received_at: dt.datetime,
+    client: Client,
+    params: dict[str, object],
+    record_mode: str,
+    dry_run: bool,
+) -> dict[str, Any]:
+    return {
+        "account_id": url.account_id,
+        "lead_post_url": url,
+        "received_at": received_at,
+        "dry_run": dry_run,
+        "record_mode": record_mode,
+        "client_ip": client.ip,
+        "user_agent": client.user_agent,
+        "params": params,
     }
-    wanted = {by_kind[kind]: value for kind, value in parsed.lists.items()}
-    if ListName.LEAD_SOURCE not in wanted and url.default_lead_source:
-        wanted[ListName.LEAD_SOURCE] = url.default_lead_source
-    return wanted
+
+
+def _log(
+    fields: dict[str, Any],
+    *,
+    status: int,
+    result: PostResult,
+    warnings: list[Problem] = (),  # type: ignore[assignment]
+    errors: list[Problem] = (),  # type: ignore[assignment]
+    record: Record | None = None,
+) -> PostLog:
+    """The post-log row, also when the database refuses what it holds (SPEC §9: every post to a
+    known URL is logged): then without the refused parts, said in the row and the server log."""
+    row = PostLog(
+        **fields,
+        status_code=status,
+        result=result,
+        record=record,
+        warnings=[w.as_json() for w in warnings],
+        errors=[e.as_json() for e in errors],
+    )
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a refused row must not doom the record
+                fastsql.insert(row)
+        else:
+            fastsql.insert(row)
+        return row
+    except DatabaseError as exc:
+        if is_passing(exc):
+            raise
+        logger.error("post log row stored without its parameters: %s", describe(exc))
+        row.pk = None
+        row._state.adding = True
+        row.params = {"(not stored)": "the database refused the parameters of this post"}
+        row.warnings = [
+            Problem(None, "not_logged", "the database refused this post's warnings").as_json()
+        ]
+        fastsql.insert(row)
+        return row
+
+
+def log_refused_post(
+    url: LeadPostUrl,
+    *,
+    received_at: dt.datetime,
+    client: Client,
+    status: int,
+    result: PostResult,
+    error: Problem,
+    dry_run: bool = False,
+) -> PostOutcome:
+    """A post to a known URL refused before its parameters are read (405, 408, 413, 415, 429, 503,
+    cut short) is still logged (SPEC §9), with the status code the view answers it with."""
+    fields = _log_fields(
+        url,
+        received_at=received_at,
+        client=client,
+        params={},
+        record_mode=url.account.record_mode,
+        dry_run=dry_run,
+    )
+    log = _log(fields, status=status, result=result, errors=[error])
+    return PostOutcome(result, log, RecordType(url.account.record_mode), errors=[error])
+
+
+def receive_lead(
+    config: AccountConfig | LeadPostUrl,
+    form: DecodedForm,
+    *,
+    received_at: dt.datetime,
+    client: Client,
+    dry_run: bool = False,
+    envelope_warnings: list[Problem] = (),  # type: ignore[assignment]
+) -> PostOutcome:
+    """Parse a decoded post and store it (or, for a dry run, say what storing it would do)."""
+    if isinstance(config, LeadPostUrl):
+        config = AccountConfig.uncached(config)
+    post = _prepare(config, form, received_at, client, dry_run, envelope_warnings)
+    parsed = post.parsed
+    if parsed.rejected:
+        log = _log(
+            post.log_fields,
+            status=400,
+            result=PostResult.REJECTED,
+            warnings=post.warnings,
+            errors=parsed.errors,
+        )
+        return PostOutcome(
+            PostResult.REJECTED, log, parsed.mode, warnings=post.warnings, errors=parsed.errors
+        )
+    if dry_run:
+        return _dry_run(post)
+
+    # Base64 files go to storage before the transaction (no write lock held while writing MBs);
+    # they are removed again if the record is not stored.
+    blobs = attachments.store_inline_files(config.account.pk, parsed.notes)
+    try:
+        try:
+            record, log = store_lead(post, blobs)
+        except DatabaseError as exc:
+            if is_passing(exc):
+                raise
+            # The unique constraint on (account, externalID) refused the insert: a vendor's
+            # retry, or a concurrent post of the same lead that committed first. (Checked for
+            # any refusal: the database may report another error of the row first.)
+            duplicate = _duplicate(post)
+            if duplicate is not None:
+                attachments.discard(blobs)
+                return duplicate
+            logger.error("lead stored through the salvage path: %s", describe(exc))
+            try:
+                record, log = _salvage(post, blobs)
+            except IntegrityError:
+                duplicate = _duplicate(post)  # the same lead committed meanwhile
+                if duplicate is None:
+                    raise
+                attachments.discard(blobs)
+                return duplicate
+    except BaseException:
+        attachments.discard(blobs)
+        raise
+    return PostOutcome(
+        PostResult.CREATED,
+        log,
+        parsed.mode,
+        record=record,
+        warnings=post.warnings,
+        servicing_agent=record.servicing_agent,
+        routing=record.routing,
+    )
+
+
+def _prepare(
+    config: AccountConfig,
+    form: DecodedForm,
+    received_at: dt.datetime,
+    client: Client,
+    dry_run: bool,
+    envelope_warnings: list[Problem],
+) -> _Post:
+    """Everything about a post that needs no write: parsed, matched against the account's data."""
+    account = config.account
+    sent, ssn_warnings = mask_ssn_shapes(form.params)
+    parsed = parse_lead(
+        sent,
+        RecordType(account.record_mode),
+        ParseConfig(received_on=account.local_date(received_at)),
+    )
+    log_fields = _log_fields(
+        config.url,
+        received_at=received_at,
+        client=client,
+        params=redact_params(form.params),
+        record_mode=parsed.mode,
+        dry_run=dry_run,
+    )
+    warnings = [*envelope_warnings, *form.warnings, *ssn_warnings, *parsed.warnings]
+    if parsed.rejected:
+        return _Post(config, parsed, {}, {}, {}, [], False, warnings, log_fields, received_at)
+    wanted_lists = dict(parsed.lists)
+    if ListName.LEAD_SOURCE not in wanted_lists and config.url.default_lead_source:
+        wanted_lists[ListName.LEAD_SOURCE] = config.url.default_lead_source
+    sales = parsed.mode == RecordType.SALES_RECORD
+    names = _agent_names(parsed)
+    agents, agent_problems = match_agents(config.agents(names), names, sales_enablement=sales)
+    custom, custom_problems = check_custom_values(
+        config.custom_fields(parsed.mode), parsed.mode, parsed.custom
+    )
+    routes = parsed.auto_route and sales and account.premium_workflows
+    warnings += agent_problems + _routing_warnings(parsed, routes) + custom_problems
+    return _Post(
+        config,
+        parsed,
+        wanted_lists,
+        config.list_values(wanted_lists),
+        agents,
+        custom,
+        routes,
+        warnings,
+        log_fields,
+        received_at,
+    )
+
+
+@transaction.atomic(durable=True)
+def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
+    """The record, everything the post carries and its post-log row, in one transaction."""
+    # Nothing of `post` is changed until the end: if the transaction fails, `_salvage` starts
+    # from it. The record is built (its SSN encrypted) before the first write: on SQLite the
+    # transaction holds the one write lock, and every millisecond under it is one no other post
+    # can use (bench/README.md).
+    record = _record_from(post, post.lists)
+    lists = post.lists
+    if len(lists) < len(post.wanted_lists):
+        lists = ensure_list_values(post.config.account, post.wanted_lists, lists)
+        _set_lists(record, lists)
+        post.config.remember_list_values({n: v for n, v in lists.items() if n not in post.lists})
+    warnings = list(post.warnings)
+    facts = post.facts(lists)
+    if post.routes:
+        decision = route(post.config.account, facts, today=post.today)
+        apply_decision(record, decision, at=post.received_at, today=post.today)
+        warnings += _unrouted_warnings(decision)
+    fastsql.insert(record)
+    store_custom_values(record, post.custom)
+    if post.workflows:
+        run_workflows(record, facts, at=post.received_at, today=post.today)
+    attachments.add_notes(record, post.parsed.notes, blobs, now=post.received_at, new_record=True)
+    warnings = _settle_agent_warnings(warnings, record.servicing_agent, record.routing)
+    log = PostLog(
+        **post.log_fields,
+        status_code=200,
+        result=PostResult.CREATED,
+        record=record,
+        warnings=[w.as_json() for w in warnings],
+    )
+    fastsql.insert(log)
+    post.warnings = warnings
+    return record, log
+
+
+def _record_from(
+    post: _Post, lists: dict[ListName, ListValue], *, fields: dict[str, object] | None = None
+) -> Record:
+    parsed = post.parsed
+    record = Record(
+        account=post.config.account,
+        lead_post_url=post.url,
+        record_type=parsed.mode,
+        created_at=post.received_at,
+        external_id=parsed.external_id,
+        **(parsed.fields if fields is None else fields),
+    )
+    _set_lists(record, lists)
+    if parsed.ssn and fields is None:
+        record.ssn_encrypted = encrypt_ssn(parsed.ssn)
+        record.ssn_index = ssn_index(parsed.ssn)
+    record.servicing_agent = post.agents.get("servicingAgent")
+    record.lead_source_agent = post.agents.get("leadSourceAgent")
+    return record
+
+
+def _set_lists(record: Record, lists: dict[ListName, ListValue]) -> None:
+    for name, value in lists.items():
+        setattr(record, _LIST_FIELDS[name], value)
 
 
 def _agent_names(parsed: ParsedLead) -> dict[str, AgentName]:
@@ -127,22 +434,6 @@ def _routing_warnings(parsed: ParsedLead, routes: bool) -> list[Problem]:
             "workflow actions; not assigned.",
         )
     ]
-
-
-def _facts(
-    url: LeadPostUrl,
-    parsed: ParsedLead,
-    lists: dict[ListName, ListValue],
-    custom: list[tuple[CustomField, CheckedValue]],
-) -> LeadFacts:
-    source = lists.get(ListName.LEAD_SOURCE)
-    return LeadFacts(
-        state=str(parsed.fields.get("state", "")),
-        zip_code=str(parsed.fields.get("zip_code", "")),
-        lead_source=source.value if source else "",
-        lead_post_url_id=url.pk,
-        custom={f.pk: checked.value for f, checked in custom},
-    )
 
 
 def _unrouted_warnings(decision: Decision) -> list[Problem]:
@@ -188,291 +479,6 @@ def _settle_agent_warnings(
     return settled
 
 
-def _record_from(
-    url: LeadPostUrl,
-    parsed: ParsedLead,
-    lists: dict[ListName, ListValue],
-    agents: dict[str, User],
-    received_at: dt.datetime,
-    *,
-    values: dict[str, object] | None = None,
-) -> Record:
-    record = Record(
-        account=url.account,
-        lead_post_url=url,
-        record_type=RecordType(parsed.mode),
-        created_at=received_at,
-        external_id=parsed.external_id,
-        **(parsed.fields if values is None else values),
-    )
-    _set_lists(record, lists)
-    if parsed.ssn and values is None:
-        record.ssn_encrypted = encrypt_ssn(parsed.ssn)
-        record.ssn_index = ssn_index(parsed.ssn)
-    record.servicing_agent = agents.get("servicingAgent")
-    record.lead_source_agent = agents.get("leadSourceAgent")
-    return record
-
-
-def _set_lists(record: Record, lists: dict[ListName, ListValue]) -> None:
-    for name, value in lists.items():
-        setattr(record, _LIST_FIELDS[name], value)
-
-
-def _agent_json(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.pk, "firstName": user.first_name, "lastName": user.last_name}
-
-
-def _log_fields(
-    url: LeadPostUrl,
-    *,
-    received_at: dt.datetime,
-    client: Client,
-    status: int,
-    result: PostResult,
-    params: dict[str, object],
-    record_mode: str,
-    warnings: list[Problem] = (),  # type: ignore[assignment]
-    errors: list[Problem] = (),  # type: ignore[assignment]
-    record: Record | None = None,
-    dry_run: bool = False,
-) -> dict[str, Any]:
-    return {
-        "account_id": url.account_id,
-        "lead_post_url": url,
-        "received_at": received_at,
-        "dry_run": dry_run,
-        "record_mode": record_mode,
-        "client_ip": client.ip,
-        "user_agent": client.user_agent,
-        "status_code": status,
-        "result": result,
-        "record": record,
-        "warnings": [w.as_json() for w in warnings],
-        "errors": [e.as_json() for e in errors],
-        "params": params,
-    }
-
-
-def _log(**kwargs: Any) -> PostLog:
-    """The post-log row, also when the database refuses what it holds (SPEC §9: every post to a
-    known URL is logged): then without the refused parts, said in the row and the server log."""
-    fields = _log_fields(**kwargs)
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint: a refused row must not doom the record
-                return PostLog.objects.create(**fields)
-        return PostLog.objects.create(**fields)
-    except DatabaseError as exc:
-        if is_passing(exc):
-            raise
-        logger.error("post log row stored without its parameters: %s", describe(exc))
-        fields["params"] = {"(not stored)": "the database refused the parameters of this post"}
-        fields["warnings"] = [
-            Problem(None, "not_logged", "the database refused this post's warnings").as_json()
-        ]
-        return PostLog.objects.create(**fields)
-
-
-def log_refused_post(
-    url: LeadPostUrl,
-    *,
-    received_at: dt.datetime,
-    client: Client,
-    status: int,
-    result: PostResult,
-    error: Problem,
-    params: dict[str, str] | None = None,
-    dry_run: bool = False,
-) -> Outcome:
-    """A post to a known URL refused before parsing (405, 408, 413, 415, 429, 503, cut short) is
-    still logged (SPEC §9)."""
-    log = _log(
-        url=url,
-        received_at=received_at,
-        client=client,
-        status=status,
-        result=result,
-        params=redact_params(params or {}),
-        record_mode=url.account.record_mode,
-        errors=[error],
-        dry_run=dry_run,
-    )
-    body = {"result": "error", "postId": log.pk, "errors": [error.as_json()]}
-    return Outcome(status, body, log.pk)
-
-
-@dataclass(slots=True)
-class _Post:
-    """One post on its way to storage: what was read, what the account's data made of it."""
-
-    url: LeadPostUrl
-    parsed: ParsedLead
-    wanted_lists: dict[ListName, str]
-    lists: dict[ListName, ListValue]
-    agents: dict[str, User]
-    custom: list[tuple[CustomField, CheckedValue]]
-    routes: bool
-    warnings: list[Problem]
-    log_kwargs: dict[str, Any]
-    received_at: dt.datetime
-
-    @property
-    def account(self) -> Account:
-        return self.url.account
-
-    @property
-    def today(self) -> dt.date:
-        return self.account.local_date(self.received_at)
-
-    @property
-    def sales(self) -> bool:
-        return self.parsed.mode == RecordMode.SALES_RECORD
-
-
-def receive_lead(
-    url: LeadPostUrl,
-    form: DecodedForm,
-    *,
-    received_at: dt.datetime,
-    client: Client,
-    dry_run: bool = False,
-    envelope_warnings: list[Problem] = (),  # type: ignore[assignment]
-) -> Outcome:
-    """Parse a decoded post and store it (or, for a dry run, say what storing it would do)."""
-    account = url.account
-    sent, ssn_warnings = mask_ssn_shapes(form.params)
-    parsed = parse_lead(
-        sent,
-        RecordMode(account.record_mode),  # type: ignore[arg-type]
-        AccountConfig(received_on=account.local_date(received_at)),
-    )
-    warnings = [*envelope_warnings, *form.warnings, *ssn_warnings, *parsed.warnings]
-    log_kwargs: dict[str, Any] = {
-        "url": url,
-        "received_at": received_at,
-        "client": client,
-        "params": redact_params(form.params),
-        "dry_run": dry_run,
-        "record_mode": parsed.mode,
-    }
-
-    if parsed.rejected:
-        log = _log(
-            status=400,
-            result=PostResult.REJECTED,
-            warnings=warnings,
-            errors=parsed.errors,
-            **log_kwargs,
-        )
-        body = {
-            "result": "rejected",
-            "postId": log.pk,
-            "errors": [e.as_json() for e in parsed.errors],
-            "warnings": [w.as_json() for w in warnings],
-        }
-        return Outcome(400, body, log.pk)
-
-    # Reads happen before the transaction: on SQLite the transaction holds the one write lock, so
-    # everything that can be done without it is done first.
-    wanted_lists = _list_names(parsed, url)
-    lists = find_list_values(account, wanted_lists)
-    sales = parsed.mode == RecordMode.SALES_RECORD
-    agents, agent_problems = match_agents(account, _agent_names(parsed), sales_enablement=sales)
-    custom, custom_problems = check_custom_values(account, parsed.mode, parsed.custom)
-    # "Auto" with no last name starts Lead Routing Rules, for Sales Records on premium accounts.
-    routes = parsed.auto_route and sales and account.premium_workflows
-    warnings += agent_problems + _routing_warnings(parsed, routes) + custom_problems
-    post = _Post(
-        url, parsed, wanted_lists, lists, agents, custom, routes, warnings, log_kwargs, received_at
-    )
-    if dry_run:
-        return _dry_run(post)
-
-    # Base64 files go to storage before the transaction (no write lock held while writing MBs);
-    # they are removed again if the record is not stored.
-    blobs = attachments.store_inline_files(account.pk, parsed.notes)
-    try:
-        try:
-            record, log = _store(post, blobs)
-        except DatabaseError as exc:
-            if is_passing(exc):
-                raise
-            # The unique constraint on (account, externalID) refused the insert: a vendor's
-            # retry, or a concurrent post of the same lead that committed first. (Checked for
-            # any refusal: the database may report another error of the row first.)
-            duplicate = _duplicate(post)
-            if duplicate is not None:
-                attachments.discard(blobs)
-                return duplicate
-            logger.error("lead stored through the salvage path: %s", describe(exc))
-            try:
-                record, log = _salvage(post, blobs)
-            except IntegrityError:
-                duplicate = _duplicate(post)  # the same lead committed meanwhile
-                if duplicate is None:
-                    raise
-                attachments.discard(blobs)
-                return duplicate
-    except BaseException:
-        attachments.discard(blobs)
-        raise
-
-    body = {
-        "result": "created",
-        "postId": log.pk,
-        "recordType": _record_type_json(record.record_type),
-        "recordId": record.pk,
-        "servicingAgent": _agent_json(record.servicing_agent),
-        "warnings": [w.as_json() for w in post.warnings],
-    }
-    if record.routing is not None:
-        body["routing"] = record.routing
-    return Outcome(200, body, log.pk)
-
-
-def _record_type_json(record_type: str) -> str:
-    return "salesRecord" if record_type == RecordType.SALES_RECORD else "individual"
-
-
-@transaction.atomic(durable=True)
-def _store(post: _Post, blobs: dict[tuple[int, int], StoredBlob]) -> tuple[Record, PostLog]:
-    """The record, everything the post carries and its post-log row, in one transaction."""
-    # Built (SSN encrypted) before the writes: on SQLite the transaction holds the one write lock,
-    # and every millisecond under it is one no other post can use (bench/README.md).
-    # Nothing of `post` is changed here: if the transaction fails, `_salvage` starts from it.
-    lists = post.lists
-    record = _record_from(post.url, post.parsed, lists, post.agents, post.received_at)
-    if len(lists) < len(post.wanted_lists):
-        lists = ensure_list_values(post.account, post.wanted_lists, lists)
-        _set_lists(record, lists)
-    facts = _facts(post.url, post.parsed, lists, post.custom)
-    warnings = list(post.warnings)
-    if post.routes:
-        decision = route(post.account, facts, today=post.today)
-        apply_decision(record, decision, at=post.received_at, today=post.today)
-        warnings += _unrouted_warnings(decision)
-    record.save(force_insert=True)
-    store_custom_values(record, post.custom)
-    if post.sales and post.account.premium_workflows:
-        run_workflows(record, facts, at=post.received_at, today=post.today)
-    attachments.add_notes(record, post.parsed.notes, blobs, now=post.received_at, new_record=True)
-    warnings = _settle_agent_warnings(warnings, record.servicing_agent, record.routing)
-    log = PostLog.objects.create(
-        **_log_fields(
-            status=200,
-            result=PostResult.CREATED,
-            warnings=warnings,
-            record=record,
-            **post.log_kwargs,
-        )
-    )
-    post.warnings = warnings
-    return record, log
-
-
 def _refused(parameter: str | None, what: str) -> Problem:
     return Problem(
         parameter,
@@ -483,14 +489,15 @@ def _refused(parameter: str | None, what: str) -> Problem:
 
 
 @transaction.atomic(durable=True)
-def _salvage(post: _Post, blobs: dict[tuple[int, int], StoredBlob]) -> tuple[Record, PostLog]:
+def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
     """Store the lead when the whole of it could not be: the names first, then each other part in
     a savepoint of its own, dropping (and warning) only the parts the database refuses."""
     parsed = post.parsed
     essential = {k: v for k, v in parsed.fields.items() if k in ("first_name", "last_name")}
+    account = post.config.account
     # Read again: rows the failed transaction created are gone with it.
-    lists = find_list_values(post.account, post.wanted_lists)
-    record = _record_from(post.url, parsed, lists, post.agents, post.received_at, values=essential)
+    lists = find_list_values(account, post.wanted_lists)
+    record = _record_from(post, lists, fields=essential)
     record.save(force_insert=True)
     refused: list[Problem] = []
     optional = dict(parsed.fields)
@@ -517,11 +524,13 @@ def _salvage(post: _Post, blobs: dict[tuple[int, int], StoredBlob]) -> tuple[Rec
     for custom_field, checked in post.custom:
         if not _try(store_custom_values, record, [(custom_field, checked)]):
             refused.append(_refused(f"custom_{custom_field.name}", f"custom_{custom_field.name}"))
-    facts = _facts(post.url, parsed, lists, post.custom)
+    post.lists = lists
+    facts = post.facts()
     if post.routes and not _try(_route, post, record, facts):
         refused.append(_refused("servicingAgentFirstName", "The routing decision"))
-    workflows = post.sales and post.account.premium_workflows
-    if workflows and not _try(run_workflows, record, facts, at=post.received_at, today=post.today):
+    if post.workflows and not _try(
+        run_workflows, record, facts, at=post.received_at, today=post.today
+    ):
         refused.append(_refused(None, "The Sales Workflows' work"))
     for note in parsed.notes:
         if not _try(_add_note, record, note, blobs, post.received_at):
@@ -532,11 +541,11 @@ def _salvage(post: _Post, blobs: dict[tuple[int, int], StoredBlob]) -> tuple[Rec
         [*post.warnings, *refused], record.servicing_agent, record.routing
     )
     log = _log(
+        post.log_fields,
         status=200,
         result=PostResult.CREATED,
         warnings=post.warnings,
         record=record,
-        **post.log_kwargs,
     )
     return record, log
 
@@ -553,15 +562,13 @@ def _add_list_value(
 
 
 def _route(post: _Post, record: Record, facts: LeadFacts) -> None:
-    decision = route(post.account, facts, today=post.today)
+    decision = route(post.config.account, facts, today=post.today)
     apply_decision(record, decision, at=post.received_at, today=post.today)
     record.save(update_fields=["servicing_agent", "routing", "routed_on"])
     post.warnings += _unrouted_warnings(decision)
 
 
-def _add_note(
-    record: Record, note: ParsedNote, blobs: dict[tuple[int, int], StoredBlob], now: dt.datetime
-) -> None:
+def _add_note(record: Record, note: ParsedNote, blobs: Blobs, now: dt.datetime) -> None:
     mine = {key: blob for key, blob in blobs.items() if key[0] == note.number}
     attachments.add_notes(record, [note], mine, now=now, new_record=False)
 
@@ -579,8 +586,8 @@ def _try(step: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
     return True
 
 
-def _duplicate(post: _Post) -> Outcome | None:
-    """The answer to a post whose externalID is already taken, or None when it is not."""
+def _duplicate(post: _Post) -> PostOutcome | None:
+    """A post whose externalID is already taken, logged as such; None when it is not taken."""
     external_id = post.parsed.external_id
     if external_id is None:
         return None
@@ -591,37 +598,31 @@ def _duplicate(post: _Post) -> Outcome | None:
         if existing is None:
             return None
         log = _log(
+            post.log_fields,
             status=200,
             result=PostResult.DUPLICATE,
             warnings=post.warnings,
             record=existing,
-            **post.log_kwargs,
         )
-    body = {
-        "result": "duplicate",
-        "postId": log.pk,
-        "recordType": _record_type_json(existing.record_type),
-        "recordId": existing.pk,
-        "message": f'externalID "{external_id}" was already posted to this account; '
-        "no new record was made.",
-        "warnings": [w.as_json() for w in post.warnings],
-    }
-    return Outcome(200, body, log.pk)
+    return PostOutcome(
+        PostResult.DUPLICATE,
+        log,
+        RecordType(existing.record_type),
+        record=existing,
+        warnings=post.warnings,
+        external_id=external_id,
+    )
 
 
-def _dry_run(post: _Post) -> Outcome:
+def _dry_run(post: _Post) -> PostOutcome:
     """SPEC §3 dry run: everything a real post would do, reported, nothing stored but the log."""
     parsed = post.parsed
     decision = None
-    facts = _facts(post.url, parsed, post.lists, post.custom)
     unassigned = "servicingAgent" not in post.agents
     if post.routes or (
-        unassigned
-        and post.sales
-        and post.account.premium_workflows
-        and workflows_would_route(post.account, facts)
+        unassigned and post.workflows and workflows_would_route(post.config.account, post.facts())
     ):
-        decision = route(post.account, facts, today=post.today, dry_run=True)
+        decision = route(post.config.account, post.facts(), today=post.today, dry_run=True)
         if post.routes:
             post.warnings += _unrouted_warnings(decision)
         if decision.agent is not None:
@@ -633,21 +634,17 @@ def _dry_run(post: _Post) -> Outcome:
         existing = Record.objects.filter(
             account_id=post.url.account_id, external_id=parsed.external_id
         ).first()
-    log = _log(status=200, result=PostResult.TEST, warnings=warnings, **post.log_kwargs)
-    body: dict[str, Any] = {
-        "result": "test",
-        "postId": log.pk,
-        "recordType": _record_type_json(parsed.mode),
-        "wouldBe": "duplicate" if existing else "created",
-        "recordId": existing.pk if existing else None,
-        "servicingAgent": _agent_json(post.agents.get("servicingAgent")),
-        "leadSourceAgent": _agent_json(post.agents.get("leadSourceAgent")),
-        "routing": routing,
-        "newListValues": [
-            {"list": str(name), "value": value}
-            for name, value in post.wanted_lists.items()
-            if name not in post.lists
+    log = _log(post.log_fields, status=200, result=PostResult.TEST, warnings=warnings)
+    return PostOutcome(
+        PostResult.TEST,
+        log,
+        parsed.mode,
+        record=existing,
+        warnings=warnings,
+        servicing_agent=post.agents.get("servicingAgent"),
+        lead_source_agent=post.agents.get("leadSourceAgent"),
+        routing=routing,
+        new_list_values=[
+            (name, value) for name, value in post.wanted_lists.items() if name not in post.lists
         ],
-        "warnings": [w.as_json() for w in warnings],
-    }
-    return Outcome(200, body, log.pk)
+    )

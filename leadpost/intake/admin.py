@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from leadpost.accounts.models import Permission, RecordMode, User
+from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 from leadpost.records.models import RecordType
@@ -196,7 +196,7 @@ class StaffPostLogAdmin(AccountScopedAdmin[PostLog], PostLogAdmin):
         if not (
             isinstance(user, User) and user.has_account_permission(Permission.SALES_ENABLEMENT)
         ):
-            queryset = queryset.exclude(record_mode=RecordMode.SALES_RECORD).exclude(
+            queryset = queryset.exclude(record_mode=RecordType.SALES_RECORD).exclude(
                 record__record_type=RecordType.SALES_RECORD
             )
         return queryset

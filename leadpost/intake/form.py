@@ -11,8 +11,8 @@ import codecs
 import re
 import string
 
-from leadpost.intake.lead import DecodedForm, Problem
-from leadpost.intake.problems import MAX_NAMED_WARNINGS, counted, listed, quoted
+from leadpost.intake.lead import DecodedForm
+from leadpost.lib.problems import MAX_NAMED_WARNINGS, Problem, counted, listed, quoted
 
 DEFAULT_CHARSET = "utf-8"
 

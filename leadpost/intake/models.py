@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from leadpost.accounts.models import Account, RecordMode
+from leadpost.accounts.models import Account
+from leadpost.lib.choices import RecordType
 from leadpost.lib.tokens import hash_token, new_token
 
 
@@ -98,7 +99,7 @@ class PostLog(models.Model):
     # What the account's posts created when this one came (the Lead Post Utility, SPEC §10):
     # who may read the entry depends on it, whether or not a record was made.
     record_mode = models.CharField(
-        max_length=20, choices=RecordMode.choices, default=RecordMode.INDIVIDUAL
+        max_length=20, choices=RecordType.choices, default=RecordType.INDIVIDUAL
     )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from leadpost.intake.lead import ParsedFile, ParsedNote, Problem
-from leadpost.intake.problems import counted, listed, quoted
 from leadpost.lib.filenames import sanitise_file_name
+from leadpost.lib.problems import Problem, counted, listed, quoted
+from leadpost.records.inputs import ParsedFile, ParsedNote
 
 MAX_NOTES = 5
 MAX_FILES_PER_NOTE = 5

@@ -15,21 +15,16 @@ from collections.abc import Callable, Mapping
 
 from email_validator import EmailNotValidError, validate_email
 
-from leadpost.intake.lead import (
-    AccountConfig,
-    AgentName,
-    ListKind,
-    ParsedLead,
-    Problem,
-    RecordMode,
-)
+from leadpost.intake.lead import AccountConfig, ParsedLead
 from leadpost.intake.notes_parse import NOTE_PARAMETER_NAMES, is_note_parameter, parse_notes
-from leadpost.intake.problems import MAX_NAMED_WARNINGS, counted, quoted
 from leadpost.lib.address import USPS_STATE_CODES, county_for_zip, state_for_zip
+from leadpost.lib.choices import ListName, RecordType
 from leadpost.lib.dates import parse_us_date
 from leadpost.lib.phone import normalise_us_phone
+from leadpost.lib.problems import MAX_NAMED_WARNINGS, Problem, counted, quoted
 from leadpost.lib.ssn import normalise_ssn
 from leadpost.lib.text import list_key
+from leadpost.records.inputs import AgentName
 
 CUSTOM_PREFIX = "custom_"
 MAX_LIST_VALUE = 255  # value lists and externalID are indexed columns of this size
@@ -39,10 +34,10 @@ MAX_EXTERNAL_ID = 255
 _PHONES = {"homePhone": "home_phone", "cellPhone": "cell_phone", "businessPhone": "business_phone"}
 _FREE_TEXT = {"title": "title", "leadSourceOther": "lead_source_other"}
 _LISTS = {
-    "status": ListKind.STATUS,
-    "leadSource": ListKind.LEAD_SOURCE,
-    "type": ListKind.TYPE,
-    "projectCode": ListKind.PROJECT_CODE,
+    "status": ListName.STATUS,  # SALES_STATUS for a Sales Record: its own list (SPEC §10)
+    "leadSource": ListName.LEAD_SOURCE,
+    "type": ListName.TYPE,
+    "projectCode": ListName.PROJECT_CODE,
 }
 _STREET = {"street1": "street1", "street2": "street2", "city": "city"}
 _CHOICES = {"gender": ("gender", ("F", "M")), "smokerStatus": ("smoker_status", ("Y", "N"))}
@@ -381,6 +376,8 @@ class _Parser:
             # The matching key is stored too, and casefolding can lengthen it ("ß" -> "ss").
             if len(value) > MAX_LIST_VALUE or len(list_key(value)) > MAX_LIST_VALUE:
                 self.warn(name, "too_long", _too_long(name, value))
+            elif kind == ListName.STATUS and self.lead.mode == RecordType.SALES_RECORD:
+                self.lead.lists[ListName.SALES_STATUS] = value
             else:
                 self.lead.lists[kind] = value
 
@@ -469,7 +466,7 @@ def _unknown_warnings(names: list[str]) -> list[Problem]:
     return warnings
 
 
-def parse_lead(params: Mapping[str, str], mode: RecordMode, config: AccountConfig) -> ParsedLead:
+def parse_lead(params: Mapping[str, str], mode: RecordType, config: AccountConfig) -> ParsedLead:
     """The lead in a post's decoded body parameters (see `form.decode_form`), with its warnings.
 
     Pure: no database, no request. `errors` is non-empty only when firstName or lastName is missing
@@ -490,7 +487,7 @@ def parse_lead(params: Mapping[str, str], mode: RecordMode, config: AccountConfi
                 lead.custom[name[len(CUSTOM_PREFIX) :]] = value
         elif not is_note_parameter(name):
             unknown.append(name)
-    if mode == "sales_record":
+    if mode == RecordType.SALES_RECORD:
         for name in INDIVIDUAL_ONLY:
             if values.pop(name, None) is not None:
                 lead.warnings.append(

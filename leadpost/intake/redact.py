@@ -13,8 +13,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from leadpost.intake.lead import Problem
-from leadpost.intake.problems import listed, quoted
+from leadpost.lib.problems import Problem, listed, quoted
 from leadpost.lib.ssn import mask_ssn, mask_ssn_value, normalise_ssn, redact_ssn_like
 
 # Case-insensitive: "Attachment_Note_1_File_Body_1" is an unknown parameter, but it is still a file.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -17,14 +18,17 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from leadpost.accounts.models import User
 from leadpost.intake import actions
-from leadpost.intake.actions import Client, Outcome
+from leadpost.intake.actions import Client, PostOutcome
+from leadpost.intake.config import config_for
 from leadpost.intake.form import decode_form, replace_controls, text_encoding
-from leadpost.intake.lead import Problem
 from leadpost.intake.models import LeadPostUrl, PostResult
 from leadpost.intake.ratelimit import allow_post
+from leadpost.lib.choices import RecordType
 from leadpost.lib.clientaddr import client_ip
 from leadpost.lib.dberrors import is_passing
+from leadpost.lib.problems import Problem
 from leadpost.lib.requestbody import BodyState, RequestBody, read_body
 from leadpost.lib.tokens import hash_token
 
@@ -47,8 +51,99 @@ def _json(
     return response
 
 
-def _respond(outcome: Outcome) -> JsonResponse:
-    return _json(outcome.status, outcome.body, outcome.post_id, **outcome.headers)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The HTTP answer to a post: status, JSON body (SPEC §3) and extra headers."""
+
+    status: int
+    body: dict[str, Any]
+    post_id: int
+    headers: dict[str, str]
+
+
+def _agent_json(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.pk, "firstName": user.first_name, "lastName": user.last_name}
+
+
+def _record_type_json(record_type: str) -> str:
+    return "salesRecord" if record_type == RecordType.SALES_RECORD else "individual"
+
+
+def answer(outcome: PostOutcome) -> Answer:
+    """What a vendor is answered for what became of its post (SPEC §3); the status is the one the
+    post log recorded."""
+    log = outcome.log
+    warnings = [w.as_json() for w in outcome.warnings]
+    body: dict[str, Any]
+    match outcome.result:
+        case PostResult.CREATED:
+            assert outcome.record is not None
+            body = {
+                "result": "created",
+                "postId": log.pk,
+                "recordType": _record_type_json(outcome.record_type),
+                "recordId": outcome.record.pk,
+                "servicingAgent": _agent_json(outcome.servicing_agent),
+                "warnings": warnings,
+            }
+            if outcome.routing is not None:
+                body["routing"] = outcome.routing
+        case PostResult.DUPLICATE:
+            assert outcome.record is not None
+            body = {
+                "result": "duplicate",
+                "postId": log.pk,
+                "recordType": _record_type_json(outcome.record_type),
+                "recordId": outcome.record.pk,
+                "message": f'externalID "{outcome.external_id}" was already posted to this '
+                "account; no new record was made.",
+                "warnings": warnings,
+            }
+        case PostResult.TEST:
+            body = {
+                "result": "test",
+                "postId": log.pk,
+                "recordType": _record_type_json(outcome.record_type),
+                "wouldBe": "duplicate" if outcome.record is not None else "created",
+                "recordId": outcome.record.pk if outcome.record is not None else None,
+                "servicingAgent": _agent_json(outcome.servicing_agent),
+                "leadSourceAgent": _agent_json(outcome.lead_source_agent),
+                "routing": outcome.routing,
+                "newListValues": [
+                    {"list": str(name), "value": value} for name, value in outcome.new_list_values
+                ],
+                "warnings": warnings,
+            }
+        case PostResult.REJECTED:
+            body = {
+                "result": "rejected",
+                "postId": log.pk,
+                "errors": [e.as_json() for e in outcome.errors],
+                "warnings": warnings,
+            }
+        case _:
+            body = {
+                "result": "error",
+                "postId": log.pk,
+                "errors": [e.as_json() for e in outcome.errors],
+            }
+    headers: dict[str, str] = {}
+    if log.status_code in (429, 503):
+        headers["Retry-After"] = str(
+            60 - log.received_at.second
+            if log.status_code == 429
+            else settings.LEADPOST_RETRY_AFTER_SECONDS
+        )
+    if log.status_code == 405:
+        headers["Allow"] = "POST"
+    return Answer(log.status_code, body, log.pk, headers)
+
+
+def _respond(outcome: PostOutcome) -> JsonResponse:
+    given = answer(outcome)
+    return _json(given.status, given.body, given.post_id, **given.headers)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -165,15 +260,12 @@ def _envelope_refusal(
 
 
 def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
-    url = (
-        LeadPostUrl.objects.select_related("account")
-        .filter(token_hash=hash_token(token), enabled=True)
-        .first()
-    )
-    if url is None:
+    config = config_for(hash_token(token))
+    if config is None:
         # Unknown and disabled URLs get the same answer, so a token cannot be probed (SPEC §3).
         return _json(404, _error("unknown_url", "No Lead Post URL here."))
 
+    url = config.url
     received_at = timezone.now()
     client = client_of(request)
     if request.method != "POST":
@@ -190,7 +282,6 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
             client=client,
             dry_run=dry_run,
         )
-        outcome.headers["Allow"] = "POST"
         return _respond(outcome)
 
     body = read_body(request, settings.LEADPOST_MAX_BODY_BYTES)
@@ -206,10 +297,8 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
             client=client,
             dry_run=dry_run,
         )
-        if status == 429:
-            outcome.headers["Retry-After"] = str(60 - received_at.second)
         if status == 503:
-            return _unavailable(outcome.post_id, error.message)
+            return _unavailable(outcome.log.pk, error.message)
         return _respond(outcome)
 
     form = decode_form(body.data, _content_type(request)[1])
@@ -224,7 +313,7 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
             )
         )
     outcome = actions.receive_lead(
-        url,
+        config,
         form,
         received_at=received_at,
         client=client,

@@ -1,13 +1,11 @@
-"""Shared bits of the operators' commands: `--json` output and account lookup."""
+"""Shared bits of the operators' commands: `--json` output."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from leadpost.accounts.models import Account
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class OperatorCommand(BaseCommand):
@@ -22,12 +20,3 @@ class OperatorCommand(BaseCommand):
         else:
             for line in lines:
                 self.stdout.write(line)
-
-
-def get_account(account_id: int) -> Account:
-    try:
-        return Account.objects.get(pk=account_id)
-    except Account.DoesNotExist:
-        raise CommandError(
-            f"No account with id {account_id} (see: leadpost list-accounts)."
-        ) from None

@@ -13,18 +13,28 @@ import re
 
 from leadpost.lib.ssn import mask_ssn_text
 
-# A Lead Post URL token in a path (also percent-encoded or quoted), kept to its first 6 characters.
-_LEAD_POST_TOKEN = re.compile(r"(/leadpost/)([^/?#\s\"'<>]{6})[^/?#\s\"'<>]*")
+# Every segment of a path under /leadpost/ (any case, any number of slashes: a client chooses the
+# path), kept to its first 6 characters.
+_LEAD_POST_PATH = re.compile(r"(?i)(/leadpost/+)([^?#\s\"'<>]*)")
+_SEGMENT = re.compile(r"([^/]{6})[^/]+")
+# Anything shaped like one of our tokens (32 random bytes, URL-safe base64: 43 characters), wherever
+# it appears: a token copied into another header, a query string, a Referer.
+_TOKEN_LIKE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{6})[A-Za-z0-9_-]{26,}")
 # A bearer token in a header someone logged.
 _BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9_\-.~+/]{6})[A-Za-z0-9_\-.~+/=]*")
 
 
+def _cut_segments(match: re.Match[str]) -> str:
+    return match[1] + _SEGMENT.sub(r"\1…", match[2])
+
+
 def redact_text(text: str) -> str:
     """`text` as a log line may carry it: tokens cut to 6 characters, SSN shapes masked."""
-    if "/leadpost/" in text:
-        text = _LEAD_POST_TOKEN.sub(r"\1\2…", text)
+    if "/leadpost" in text.lower():
+        text = _LEAD_POST_PATH.sub(_cut_segments, text)
     if "earer" in text:
         text = _BEARER.sub(r"\1\2…", text)
+    text = _TOKEN_LIKE.sub(r"\1…", text)
     return mask_ssn_text(text)
 
 

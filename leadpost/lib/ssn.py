@@ -72,9 +72,8 @@ def mask_ssn_text(text: str, *, nine_digits: bool = True) -> str:
 
 def mask_ssn_value(value: str, *, nine_digits: bool = True) -> str:
     """A posted value with SSN shapes masked: `123-45-6789` anywhere, and (with `nine_digits`)
-    a value that is nothing but an SSN written any way SPEC §5 accepts (`123456789`)."""
+    nine digits standing alone anywhere in it (`Jane 123456789`), or a value that is nothing but
+    an SSN written any way SPEC §5 accepts (`123 45 6789`)."""
     if nine_digits and SSN_LIKE.fullmatch(value.strip()) is not None:
         return mask_ssn(normalise_ssn(value) or value[-4:])
-    if _SSN_IN_TEXT.search(value) is None:
-        return value
-    return _SSN_IN_TEXT.sub(_mask_match, value)
+    return mask_ssn_text(value, nine_digits=nine_digits)

@@ -1,14 +1,20 @@
-"""Domain operations on records that do not depend on how the lead arrived."""
+"""Domain operations on records that do not depend on how the lead arrived.
+
+The reads (`find_*`) are separate from the rules that apply to what they found (`match_agents`,
+`check_custom_values`), so a caller that keeps an account's rows between posts (intake/config.py)
+applies the same rules to them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.db.models import Exists, OuterRef, Q
 
 from leadpost.accounts.models import Account, SecurityGroup, User
-from leadpost.intake.lead import AgentName, Problem
+from leadpost.lib.problems import Problem
 from leadpost.records.custom_fields import CheckedValue, CustomValueError, check_value
+from leadpost.records.inputs import AgentName
 from leadpost.records.models import (
     CustomField,
     CustomFieldValue,
@@ -31,7 +37,7 @@ def find_list_values(account: Account, wanted: Mapping[ListName, str]) -> dict[L
 
 
 def ensure_list_values(
-    account: Account, wanted: Mapping[ListName, str], found: dict[ListName, ListValue]
+    account: Account, wanted: Mapping[ListName, str], found: Mapping[ListName, ListValue]
 ) -> dict[ListName, ListValue]:
     """Create the entries `found` lacks ("created when missing", SPEC §5).
 
@@ -40,7 +46,7 @@ def ensure_list_values(
     """
     missing = {name: value for name, value in wanted.items() if name not in found}
     if not missing:
-        return found
+        return dict(found)
     rows = [
         ListValue(account=account, list_name=name, value=value) for name, value in missing.items()
     ]
@@ -57,19 +63,14 @@ NOT_ASSIGNED = "; not assigned."
 AGENT_MISS_CODES = frozenset({"agent_lacks_sales_enablement", "agent_not_found", "agent_ambiguous"})
 
 
-def match_agents(
-    account: Account, names: Mapping[str, AgentName], *, sales_enablement: bool = False
-) -> tuple[dict[str, User], list[Problem]]:
-    """Match agent names to active users of the account, exactly (SPEC §6), in one query.
-
-    `names` maps the post parameter prefix (e.g. "servicingAgent") to the name given. A name with
-    no match or more than one leaves the role unassigned, warned. With `sales_enablement` (Sales
-    Record mode) the one match must also see Sales Enablement, else it is not assigned.
-    """
-    if not names:
-        return {}, []
+def find_agents(account: Account, names: Iterable[AgentName]) -> dict[AgentName, list[User]]:
+    """The active users of the account with each of `names`, in one query, each with
+    `sees_sales` (whether a security group of theirs shows Sales Enablement)."""
+    wanted = set(names)
+    if not wanted:
+        return {}
     condition = Q()
-    for name in names.values():
+    for name in wanted:
         condition |= Q(first_name=name.first, last_name=name.last)
     sees_sales = SecurityGroup.objects.filter(
         members=OuterRef("pk"), account_id=account.pk, sales_enablement_visible=True
@@ -79,14 +80,32 @@ def match_agents(
         .annotate(sees_sales=Exists(sees_sales))
         .only("id", "first_name", "last_name", "account_id")
     )
+    # Compared again in Python: SQLite's and PostgreSQL's `=` agree on case, but this keeps the rule
+    # (exact, case-sensitive) independent of a database's collation.
+    return {
+        name: [u for u in candidates if u.first_name == name.first and u.last_name == name.last]
+        for name in wanted
+    }
+
+
+def match_agents(
+    found: Mapping[AgentName, list[User]],
+    names: Mapping[str, AgentName],
+    *,
+    sales_enablement: bool = False,
+) -> tuple[dict[str, User], list[Problem]]:
+    """Match agent names to the users `find_agents` found, exactly (SPEC §6).
+
+    `names` maps the post parameter prefix (e.g. "servicingAgent") to the name given. A name with
+    no match or more than one leaves the role unassigned, warned. With `sales_enablement` (Sales
+    Record mode) the one match must also see Sales Enablement, else it is not assigned.
+    """
     matched: dict[str, User] = {}
     problems: list[Problem] = []
     for role, name in names.items():
-        # Compared again in Python: SQLite's and PostgreSQL's `=` agree on case, but this keeps
-        # the rule (exact, case-sensitive) independent of a database's collation.
-        users = [u for u in candidates if u.first_name == name.first and u.last_name == name.last]
+        users = found.get(name, [])
         field = f"{role}FirstName"
-        if len(users) == 1 and sales_enablement and not users[0].sees_sales:
+        if len(users) == 1 and sales_enablement and not getattr(users[0], "sees_sales", False):
             problems.append(
                 Problem(
                     field,
@@ -118,29 +137,26 @@ def match_agents(
     return matched, problems
 
 
+def find_custom_fields(account: Account, entity_type: str) -> dict[str, CustomField]:
+    """The account's active custom fields of one record type, by their exact name."""
+    fields = CustomField.objects.filter(account=account, entity_type=entity_type, active=True)
+    return {f.name: f for f in fields}
+
+
 def check_custom_values(
-    account: Account, entity_type: str, posted: Mapping[str, str]
+    fields: Mapping[str, CustomField], entity_type: str, posted: Mapping[str, str]
 ) -> tuple[list[tuple[CustomField, CheckedValue]], list[Problem]]:
     """Match `custom_<Name>` values to the account's active fields and check their types (SPEC §7).
 
     Names match exactly, case and spaces included; an unknown name or a bad value is warned and
-    ignored. One query, and none when the post has no custom fields.
+    ignored.
     """
-    if not posted:
-        return [], []
-    fields = {
-        f.name: f
-        for f in CustomField.objects.filter(
-            account=account, entity_type=entity_type, active=True, name__in=list(posted)
-        )
-    }
     checked: list[tuple[CustomField, CheckedValue]] = []
     problems: list[Problem] = []
     for name, raw in posted.items():
         parameter = f"custom_{name}"
         custom_field = fields.get(name)
-        # The database may compare case-insensitively (a collation); the rule is exact.
-        if custom_field is None or custom_field.name != name:
+        if custom_field is None:
             problems.append(
                 Problem(
                     parameter,

@@ -9,21 +9,9 @@ from django.db import NotSupportedError, models
 from django.utils import timezone
 
 from leadpost.accounts.models import Account
+from leadpost.lib.choices import ListName, RecordType
 from leadpost.lib.encryption import decrypt_ssn
 from leadpost.lib.text import collapse_spaces, list_key
-
-
-class RecordType(models.TextChoices):
-    INDIVIDUAL = "individual", "Individual"
-    SALES_RECORD = "sales_record", "Sales Record"
-
-
-class ListName(models.TextChoices):
-    STATUS = "status", "Status (Individuals)"
-    SALES_STATUS = "sales_status", "Status (Sales Records)"
-    LEAD_SOURCE = "lead_source", "Lead source"
-    TYPE = "type", "Type"
-    PROJECT_CODE = "project_code", "Project code"
 
 
 class ListValue(models.Model):

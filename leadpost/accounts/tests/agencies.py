@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from django.test import Client
 
-from leadpost.accounts.models import Account, RecordMode, SecurityGroup, User
+from leadpost.accounts.models import Account, SecurityGroup, User
 from leadpost.intake.models import LeadPostUrl, PostLog
 from leadpost.records.models import (
     Attachment,
@@ -104,7 +104,7 @@ def build(
             f"{word.lower()}-individual.txt",
         ),
     )
-    account.record_mode = RecordMode.SALES_RECORD
+    account.record_mode = RecordType.SALES_RECORD
     account.save()
     sales_record = _post(
         client,
@@ -114,7 +114,7 @@ def build(
             f"{word.lower()}-sales.txt",
         ),
     )
-    account.record_mode = RecordMode.INDIVIDUAL
+    account.record_mode = RecordType.INDIVIDUAL
     account.save()
     profile = AgentProfile.objects.create(user=agent, licensed_states=["IA"])
     rule = RoutingRule.objects.create(account=account, name=f"{word} Iowa", states=["IA"])

@@ -17,7 +17,7 @@ import pytest
 from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from leadpost.accounts.models import Permission, RecordMode
+from leadpost.accounts.models import Permission
 from leadpost.records.models import CustomField, FieldType, RecordType
 
 CHROMIUM = "/usr/bin/chromium"
@@ -109,14 +109,14 @@ def test_agency_admin_switches_mode_copies_a_parameter_and_reads_a_lead(
 
     # The Lead Post Utility: switch to Sales Records.
     page.get_by_role("link", name="Lead Post Utility").click()
-    page.select_option("#id_record_mode", RecordMode.SALES_RECORD)
+    page.select_option("#id_record_mode", RecordType.SALES_RECORD)
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".messagelist")).to_contain_text(
         "Lead Post now creates Sales Enablement Leads (Sales Records)"
     )
-    expect(page.locator("#id_record_mode")).to_have_value(RecordMode.SALES_RECORD)
+    expect(page.locator("#id_record_mode")).to_have_value(RecordType.SALES_RECORD)
     agency.refresh_from_db()
-    assert agency.record_mode == RecordMode.SALES_RECORD
+    assert agency.record_mode == RecordType.SALES_RECORD
 
     # The Custom Fields page: pick the entity type, copy a parameter.
     page.goto("/staff/")
@@ -205,4 +205,4 @@ def test_a_user_without_the_permissions_cannot_reach_the_utility(page: Page, age
     )
     expect(page.locator("#lead-post-utility")).to_have_count(0)
     agency.refresh_from_db()
-    assert agency.record_mode == RecordMode.INDIVIDUAL
+    assert agency.record_mode == RecordType.INDIVIDUAL

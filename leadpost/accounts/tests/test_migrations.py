@@ -6,14 +6,11 @@ The database is taken back to before those migrations, given rows only the old c
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-
-from leadpost.accounts.models import Account, SecurityGroup, User
-from leadpost.intake.models import LeadPostUrl
-from leadpost.records.models import CustomField
-from leadpost.routing.models import PoolMember, RoutingRule, SalesWorkflow
 
 BEFORE = [
     ("accounts", "0003_account_fallback_agent_account_premium_workflows"),
@@ -21,15 +18,25 @@ BEFORE = [
 ]
 
 
-def migrate(targets: list[tuple[str, str]] | None = None) -> None:
+def migrate(targets: list[tuple[str, str]] | None = None) -> Any:
+    """Migrate to `targets` (default: the latest) and return the models as they were there."""
     executor = MigrationExecutor(connection)
-    executor.migrate(targets or executor.loader.graph.leaf_nodes())
+    return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps
 
 
 @pytest.mark.django_db(transaction=True)
 def test_migrations_detach_operators_and_drop_links_across_accounts():
-    migrate(BEFORE)
+    # The rows are written with the models of that time: today's have columns the tables lack.
+    old = migrate(BEFORE)
     try:
+        Account = old.get_model("accounts", "Account")
+        SecurityGroup = old.get_model("accounts", "SecurityGroup")
+        User = old.get_model("accounts", "User")
+        LeadPostUrl = old.get_model("intake", "LeadPostUrl")
+        CustomField = old.get_model("records", "CustomField")
+        RoutingRule = old.get_model("routing", "RoutingRule")
+        PoolMember = old.get_model("routing", "PoolMember")
+        SalesWorkflow = old.get_model("routing", "SalesWorkflow")
         ours = Account.objects.create(name="Hawkeye Insurance")
         theirs = Account.objects.create(name="Cornbelt Mutual")
         group = SecurityGroup.objects.create(account=ours, name="Quill Agents")
@@ -55,8 +62,8 @@ def test_migrations_detach_operators_and_drop_links_across_accounts():
         their_field = CustomField.objects.create(
             account=theirs, entity_type="sales_record", name="Product", field_type="text"
         )
-        url = LeadPostUrl.issue(ours, "Datalot")[0]
-        their_url = LeadPostUrl.issue(theirs, "Otter Leads")[0]
+        url = LeadPostUrl.objects.create(account=ours, label="Datalot", token_hash="a" * 64)
+        their_url = LeadPostUrl.objects.create(account=theirs, label="Otter", token_hash="b" * 64)
         iowa, _, via_theirs, via_both = RoutingRule.objects.bulk_create(
             [
                 RoutingRule(account=ours, name="Iowa"),
@@ -87,6 +94,11 @@ def test_migrations_detach_operators_and_drop_links_across_accounts():
     finally:
         migrate()
 
+    from leadpost.accounts.models import Account, User
+    from leadpost.intake.models import LeadPostUrl
+    from leadpost.routing.models import PoolMember, RoutingRule, SalesWorkflow
+
+    url = LeadPostUrl.objects.get(pk=url.pk)
     root = User.objects.get(username="root")
     clerk = User.objects.get(username="clerk")
     assert (root.account_id, root.is_superuser, list(root.security_groups.all())) == (

@@ -15,9 +15,10 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from leadpost.accounts.models import Permission, RecordMode, SecurityGroup, User
+from leadpost.accounts.models import Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.accounts.tests.agencies import DOES_NOT_EXIST, OUR_MARKERS, Agency
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import (
     CustomField,
     ListValue,
@@ -202,24 +203,24 @@ def test_every_staff_page_is_scoped_to_the_account():
 @pytest.mark.parametrize("holding", ["nothing", "sales_enablement", "manage_data"])
 def test_utility_cannot_be_changed_without_both_permissions(client, agency, holders, holding):
     response = login(client, holders[holding]).post(
-        "/staff/lead-post-utility/", {"record_mode": RecordMode.SALES_RECORD}
+        "/staff/lead-post-utility/", {"record_mode": RecordType.SALES_RECORD}
     )
     assert response.status_code == 403
     agency.refresh_from_db()
-    assert agency.record_mode == RecordMode.INDIVIDUAL
+    assert agency.record_mode == RecordType.INDIVIDUAL
 
 
 def test_utility_switches_only_the_users_own_account(client, agency, other_agency, holders):
     response = login(client, holders["sales_enablement+manage_data"]).post(
-        "/staff/lead-post-utility/", {"record_mode": RecordMode.SALES_RECORD}, follow=True
+        "/staff/lead-post-utility/", {"record_mode": RecordType.SALES_RECORD}, follow=True
     )
     assert "Lead Post now creates Sales Enablement Leads (Sales Records)" in (
         response.content.decode()
     )
     agency.refresh_from_db()
     other_agency.refresh_from_db()
-    assert agency.record_mode == RecordMode.SALES_RECORD
-    assert other_agency.record_mode == RecordMode.INDIVIDUAL
+    assert agency.record_mode == RecordType.SALES_RECORD
+    assert other_agency.record_mode == RecordType.INDIVIDUAL
 
 
 # ------------------------------------------------------------------ another account's user
@@ -486,10 +487,10 @@ def test_operators_see_every_account(client, ours, theirs, db):
 
 
 def test_post_log_hides_sales_record_posts_without_sales_enablement(client, agency, post):
-    from leadpost.accounts.models import RecordMode, User
+    from leadpost.accounts.models import User
 
     individual = post({"firstName": "Ivy", "lastName": "Individual"}).json()
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.save()
     sales = post({"firstName": "Sam", "lastName": "Sales"}).json()
     group = SecurityGroup.objects.create(account=agency, name="Log readers", view_post_log=True)

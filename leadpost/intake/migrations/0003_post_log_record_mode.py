@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='postlog',
             name='record_mode',
-            field=models.CharField(choices=[('individual', 'Individual Records'), ('sales_record', 'Sales Enablement Leads (Sales Records)')], default='individual', max_length=20),
+            field=models.CharField(choices=[('individual', 'Individual'), ('sales_record', 'Sales Record')], default='individual', max_length=20),
         ),
         migrations.AlterField(
             model_name='postlog',

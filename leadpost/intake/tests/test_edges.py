@@ -13,10 +13,11 @@ import pytest
 from django.db import connection
 from django.test import Client, override_settings
 
-from leadpost.accounts.models import Account, Permission, RecordMode, User
+from leadpost.accounts.models import Account, Permission, User
 from leadpost.intake.lead import DecodedForm, ParsedLead
 from leadpost.intake.models import PostLog
 from leadpost.intake.parse import parse_lead
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import CustomField, FieldType, Record
 from leadpost.routing.models import (
     ActionKind,
@@ -300,7 +301,7 @@ def _config():
 def test_dry_runs_and_rejected_posts_in_sales_record_mode_are_hidden_without_sales_enablement(
     post, agency, staff_member, vendor_url
 ):
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.save()
     dry = post({**NAMES, "email": "secret-lead@example.com"}, suffix="/test")
     rejected = post({"firstName": "Only", "email": "secret-lead@example.com"})
@@ -324,7 +325,7 @@ def test_dry_runs_and_rejected_posts_in_sales_record_mode_are_hidden_without_sal
 
 def test_individual_mode_posts_stay_visible_after_the_switch(post, agency, staff_member):
     before = post({"firstName": "Only"})
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.save()
     reader = staff_member(agency, "reader", Permission.VIEW_POST_LOG)
     page = Client()
@@ -339,7 +340,7 @@ def test_individual_mode_posts_stay_visible_after_the_switch(post, agency, staff
 @pytest.fixture
 def routed_by_workflow(agency: Account) -> User:
     """A premium Sales Record account whose workflow routes unassigned records to Ann."""
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.premium_workflows = True
     agency.save()
     ann = User.objects.create(account=agency, username="ann", first_name="Ann", last_name="Agent")

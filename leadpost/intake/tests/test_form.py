@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from leadpost.intake.form import MAX_PAIRS, decode_form
-from leadpost.intake.lead import Problem
+from leadpost.lib.problems import Problem
 
 
 def test_pairs_are_split_on_ampersand_and_plus_is_a_space() -> None:

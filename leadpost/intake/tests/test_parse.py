@@ -11,21 +11,17 @@ from urllib.parse import urlencode
 import pytest
 
 from leadpost.intake.form import decode_form
-from leadpost.intake.lead import (
-    AccountConfig,
-    AgentName,
-    ListKind,
-    ParsedLead,
-    Problem,
-    RecordMode,
-)
+from leadpost.intake.lead import AccountConfig, ParsedLead
 from leadpost.intake.parse import INDIVIDUAL_ONLY, parse_lead, suggest_parameter
+from leadpost.lib.choices import ListName, RecordType
+from leadpost.lib.problems import Problem
+from leadpost.records.inputs import AgentName
 
 RECEIVED = dt.date(2026, 3, 15)
 CONFIG = AccountConfig(received_on=RECEIVED)
 
 
-def parse(params: dict[str, str], mode: RecordMode = "individual") -> ParsedLead:
+def parse(params: dict[str, str], mode: RecordType = "individual") -> ParsedLead:
     """A post with the two required names plus `params`."""
     return parse_lead({"firstName": "John", "lastName": "Doe", **params}, mode, CONFIG)
 
@@ -266,13 +262,13 @@ def test_an_invalid_email_is_dropped(sent: str) -> None:
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("status", ListKind.STATUS),
-        ("leadSource", ListKind.LEAD_SOURCE),
-        ("type", ListKind.TYPE),
-        ("projectCode", ListKind.PROJECT_CODE),
+        ("status", ListName.STATUS),
+        ("leadSource", ListName.LEAD_SOURCE),
+        ("type", ListName.TYPE),
+        ("projectCode", ListName.PROJECT_CODE),
     ],
 )
-def test_list_values_are_kept_with_extra_spaces_collapsed(name: str, kind: ListKind) -> None:
+def test_list_values_are_kept_with_extra_spaces_collapsed(name: str, kind: ListName) -> None:
     lead = parse({name: "  Hot   Lead\t2026 "})
     assert lead.lists == {kind: "Hot Lead 2026"}
     assert lead.warnings == []
@@ -506,7 +502,7 @@ def test_one_agent_name_alone_assigns_no_one(sent: dict[str, str], missing: str)
 
 @pytest.mark.parametrize("sent", ["Auto", "auto", "AUTO"])
 @pytest.mark.parametrize("mode", ["individual", "sales_record"])
-def test_auto_with_no_last_name_asks_for_routing(sent: str, mode: RecordMode) -> None:
+def test_auto_with_no_last_name_asks_for_routing(sent: str, mode: RecordType) -> None:
     lead = parse({"servicingAgentFirstName": sent}, mode)
     assert lead.auto_route
     assert lead.servicing_agent is None
@@ -539,7 +535,7 @@ INDIVIDUAL_ONLY_POST = {
 
 def test_individual_only_parameters_are_stored_for_individuals() -> None:
     lead = parse(INDIVIDUAL_ONLY_POST, "individual")
-    assert lead.lists == {ListKind.TYPE: "Prospect", ListKind.PROJECT_CODE: "P-7"}
+    assert lead.lists == {ListName.TYPE: "Prospect", ListName.PROJECT_CODE: "P-7"}
     assert lead.fields["lead_source_other"] == "County fair"
     assert lead.fields["business_phone"] == "(319) 555-0001"
     assert lead.lead_source_agent == AgentName("Bob", "Broker")
@@ -548,7 +544,7 @@ def test_individual_only_parameters_are_stored_for_individuals() -> None:
 
 def test_individual_only_parameters_are_ignored_in_sales_record_mode() -> None:
     lead = parse(INDIVIDUAL_ONLY_POST | {"status": "New"}, "sales_record")
-    assert lead.lists == {ListKind.STATUS: "New"}
+    assert lead.lists == {ListName.SALES_STATUS: "New"}  # a Sales Record's own status list
     assert not {"lead_source_other", "business_phone"} & lead.fields.keys()
     assert lead.lead_source_agent is None
     assert problems(lead) == [(name, "ignored_in_sales_record_mode") for name in INDIVIDUAL_ONLY]
@@ -694,5 +690,5 @@ def test_a_bad_value_drops_only_itself() -> None:
     assert not lead.rejected
     assert lead.fields["home_phone"] == "(319) 555-0000"
     assert lead.fields["zip_code"] == "52240"
-    assert lead.lists == {ListKind.STATUS: "New"}
+    assert lead.lists == {ListName.STATUS: "New"}
     assert problems(lead) == [("gender", "invalid_choice"), ("email", "invalid_email")]

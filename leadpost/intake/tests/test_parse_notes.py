@@ -7,9 +7,11 @@ import datetime as dt
 
 import pytest
 
-from leadpost.intake.lead import AccountConfig, ParsedFile, ParsedLead, ParsedNote, Problem
+from leadpost.intake.lead import AccountConfig, ParsedLead
 from leadpost.intake.notes_parse import decode_base64
 from leadpost.intake.parse import parse_lead
+from leadpost.lib.problems import Problem
+from leadpost.records.inputs import ParsedFile, ParsedNote
 
 CONFIG = AccountConfig(received_on=dt.date(2026, 3, 15))
 PDF = b"%PDF-1.7\n\xff\xfe\x00binary\xfb\xff"  # "+" and "/" in its standard base64

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadpost.intake.form import decode_form, replace_controls
-from leadpost.intake.lead import AccountConfig, Problem
+from leadpost.intake.lead import AccountConfig
 from leadpost.intake.models import PostLog
 from leadpost.intake.notes_parse import NOTE_PARAMETER_NAMES
 from leadpost.intake.parse import STANDARD_PARAMETERS, parse_lead
+from leadpost.lib.problems import Problem
 from leadpost.records.models import Record
 
 CHARSETS = [None, "utf-8", "UTF-8", "latin-1", "iso-8859-15", "cp1252", "ascii", "koi8-r"]

@@ -13,6 +13,7 @@ from leadpost.accounts.models import User
 from leadpost.intake.actions import Client, receive_lead
 from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import PostLog
+from leadpost.intake.views import answer
 from leadpost.lib.encryption import decrypt_ssn, ssn_index
 from leadpost.records.models import ListName, ListValue, Record
 
@@ -51,12 +52,14 @@ FULL_POST = {
 
 
 def receive(url, params, *, at=None, dry_run=False):
-    return receive_lead(
-        url,
-        DecodedForm(params=dict(params), warnings=[]),
-        received_at=at or timezone.now(),
-        client=VENDOR,
-        dry_run=dry_run,
+    return answer(
+        receive_lead(
+            url,
+            DecodedForm(params=dict(params), warnings=[]),
+            received_at=at or timezone.now(),
+            client=VENDOR,
+            dry_run=dry_run,
+        )
     )
 
 

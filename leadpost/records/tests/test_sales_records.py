@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from leadpost.accounts.models import Account, Permission, RecordMode, SecurityGroup
+from leadpost.accounts.models import Account, Permission, SecurityGroup
 from leadpost.intake.models import LeadPostUrl
 from leadpost.records.models import ListName, ListValue, Record, RecordType
 
@@ -31,7 +31,7 @@ def read_back(client: Client, api_token: str, record_id: int) -> dict:
     return response.json()
 
 
-def switch(agency: Account, mode: RecordMode, staff_member) -> str:
+def switch(agency: Account, mode: RecordType, staff_member) -> str:
     """Switch the agency through the Lead Post Utility page, as its admin would; the message shown."""
     admin = Client()
     admin.force_login(
@@ -51,7 +51,7 @@ def switch(agency: Account, mode: RecordMode, staff_member) -> str:
 
 @pytest.fixture
 def sales_mode(agency: Account) -> Account:
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.save()
     return agency
 
@@ -63,7 +63,7 @@ def test_switching_modes_between_two_posts_to_one_url(
     assert (first["result"], first["recordType"]) == ("created", "individual")
     assert first["warnings"] == []
 
-    shown = switch(agency, RecordMode.SALES_RECORD, staff_member)
+    shown = switch(agency, RecordType.SALES_RECORD, staff_member)
     assert "Lead Post now creates Sales Enablement Leads (Sales Records)" in shown
 
     second = post({"firstName": "Sam", "lastName": "Later", **INDIVIDUALS_ONLY}).json()
@@ -94,7 +94,7 @@ def test_the_switch_applies_to_every_url_of_the_account_at_once(
 ):
     urls = [LeadPostUrl.issue(agency, label)[1] for label in ("Datalot", "NextGen Leads")]
     theirs = LeadPostUrl.issue(other_agency, "Datalot")[1]
-    shown = switch(agency, RecordMode.SALES_RECORD, staff_member)
+    shown = switch(agency, RecordType.SALES_RECORD, staff_member)
     assert "all 2 Lead Post URL(s) of Hawkeye Insurance switched at once" in shown
 
     def record_type(token: str) -> str:
@@ -103,7 +103,7 @@ def test_the_switch_applies_to_every_url_of_the_account_at_once(
 
     assert [record_type(token) for token in urls] == ["salesRecord", "salesRecord"]
     assert record_type(theirs) == "individual"
-    switch(agency, RecordMode.INDIVIDUAL, staff_member)
+    switch(agency, RecordType.INDIVIDUAL, staff_member)
     assert [record_type(token) for token in urls] == ["individual", "individual"]
 
 
@@ -127,7 +127,7 @@ def test_a_dry_run_in_sales_record_mode_says_so(post, sales_mode):
 
 def test_sales_record_status_uses_its_own_list(client, post, api_token, agency):
     individual = post({"firstName": "Ida", "lastName": "Early", "status": "Hot"}).json()
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.save()
     ListValue.objects.create(account=agency, list_name=ListName.SALES_STATUS, value="Quoted")
 

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from leadpost.accounts.models import RecordMode, User
+from leadpost.accounts.models import User
 from leadpost.intake.models import LeadPostUrl
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import Record
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
 
@@ -20,7 +21,7 @@ POSTS = 200
 
 
 def test_200_concurrent_auto_posts_split_exactly_among_4_agents(served, agency):
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.premium_workflows = True
     agency.save()
     rule = RoutingRule.objects.create(account=agency, name="Iowa", states=["IA"])

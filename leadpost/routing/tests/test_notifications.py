@@ -17,10 +17,12 @@ from aiosmtpd.controller import Controller
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from leadpost.accounts.models import Account, Permission, RecordMode, User
+from leadpost.accounts.models import Account, Permission, User
 from leadpost.intake.actions import Client as Vendor
 from leadpost.intake.actions import receive_lead
 from leadpost.intake.lead import DecodedForm
+from leadpost.intake.views import answer
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import Record
 from leadpost.routing.models import (
     ActionKind,
@@ -77,7 +79,7 @@ def inbox() -> Iterator[_Inbox]:
 
 @pytest.fixture
 def ann(agency: Account) -> User:
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.premium_workflows = True
     agency.save()
     user = User.objects.create(
@@ -96,21 +98,23 @@ def ann(agency: Account) -> User:
 
 
 def _post(vendor_url, **params: str) -> Record:
-    outcome = receive_lead(
-        vendor_url[0],
-        DecodedForm(
-            params={
-                "servicingAgentFirstName": "Auto",
-                "stateAbbrev": "IA",
-                "cellPhone": "319-555-0101",
-                "birthDate": "04/15/1980",
-                "ssn": "123-45-6789",
-                **params,
-            },
-            warnings=[],
-        ),
-        received_at=timezone.now(),
-        client=Vendor(ip="203.0.113.9", user_agent="test"),
+    outcome = answer(
+        receive_lead(
+            vendor_url[0],
+            DecodedForm(
+                params={
+                    "servicingAgentFirstName": "Auto",
+                    "stateAbbrev": "IA",
+                    "cellPhone": "319-555-0101",
+                    "birthDate": "04/15/1980",
+                    "ssn": "123-45-6789",
+                    **params,
+                },
+                warnings=[],
+            ),
+            received_at=timezone.now(),
+            client=Vendor(ip="203.0.113.9", user_agent="test"),
+        )
     )
     assert outcome.status == 200, outcome.body
     return Record.objects.get(pk=outcome.body["recordId"])

@@ -9,10 +9,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from leadpost.accounts.models import Account, RecordMode, User
+from leadpost.accounts.models import Account, User
 from leadpost.intake.actions import Client, receive_lead
 from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import LeadPostUrl
+from leadpost.intake.views import answer
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import CustomField, Record
 from leadpost.routing.actions import LeadFacts, run_workflows, weighted_turns
 from leadpost.routing.models import (
@@ -38,7 +40,7 @@ AUTO = {
 
 @pytest.fixture
 def premium(agency: Account) -> Account:
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.premium_workflows = True
     agency.save()
     return agency
@@ -66,12 +68,14 @@ def rule(account: Account, name: str, agents, *, priority=1, weights=None, **con
 
 
 def post(url: LeadPostUrl, params=None, *, at=None, dry_run=False, **extra):
-    return receive_lead(
-        url,
-        DecodedForm(params={**AUTO, **(params or {}), **extra}, warnings=[]),
-        received_at=at or timezone.now(),
-        client=VENDOR,
-        dry_run=dry_run,
+    return answer(
+        receive_lead(
+            url,
+            DecodedForm(params={**AUTO, **(params or {}), **extra}, warnings=[]),
+            received_at=at or timezone.now(),
+            client=VENDOR,
+            dry_run=dry_run,
+        )
     )
 
 
@@ -230,9 +234,9 @@ def test_dry_run_routes_without_moving_the_rotation(url, premium):
 @pytest.mark.parametrize(
     ("premium_flag", "mode", "params"),
     [
-        (False, RecordMode.SALES_RECORD, {}),
-        (True, RecordMode.INDIVIDUAL, {}),
-        (True, RecordMode.SALES_RECORD, {"servicingAgentLastName": "Smith"}),
+        (False, RecordType.SALES_RECORD, {}),
+        (True, RecordType.INDIVIDUAL, {}),
+        (True, RecordType.SALES_RECORD, {"servicingAgentLastName": "Smith"}),
     ],
 )
 def test_no_routing_outside_premium_sales_auto(url, premium, premium_flag, mode, params):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leadpost.accounts.models import Account, RecordMode, SecurityGroup, User
+from leadpost.accounts.models import Account, SecurityGroup, User
+from leadpost.lib.choices import RecordType
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
 
 
@@ -19,7 +20,7 @@ def member(account: Account, username: str, **grants: bool) -> User:
 
 @pytest.fixture
 def premium(agency: Account) -> Account:
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.premium_workflows = True
     agency.save()
     return agency

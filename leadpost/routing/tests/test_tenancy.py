@@ -12,11 +12,13 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from leadpost.accounts.models import Account, RecordMode, User
+from leadpost.accounts.models import Account, User
 from leadpost.intake.actions import Client as Vendor
 from leadpost.intake.actions import receive_lead
 from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import LeadPostUrl
+from leadpost.intake.views import answer
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import CustomField
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule, SalesWorkflow
 
@@ -30,7 +32,7 @@ AUTO = {
 
 @pytest.fixture
 def premium(agency: Account) -> Account:
-    agency.record_mode = RecordMode.SALES_RECORD
+    agency.record_mode = RecordType.SALES_RECORD
     agency.premium_workflows = True
     agency.save()
     return agency
@@ -78,11 +80,13 @@ def their_url(other_agency: Account) -> LeadPostUrl:
 
 def routed_to(url: LeadPostUrl, **params: str) -> str | None:
     """Post an "Auto" lead as the endpoint does, reading the URL and its account afresh."""
-    outcome = receive_lead(
-        LeadPostUrl.objects.select_related("account").get(pk=url.pk),
-        DecodedForm(params={**AUTO, **params}, warnings=[]),
-        received_at=timezone.now(),
-        client=Vendor(ip="203.0.113.9", user_agent="test"),
+    outcome = answer(
+        receive_lead(
+            LeadPostUrl.objects.select_related("account").get(pk=url.pk),
+            DecodedForm(params={**AUTO, **params}, warnings=[]),
+            received_at=timezone.now(),
+            client=Vendor(ip="203.0.113.9", user_agent="test"),
+        )
     )
     agent = outcome.body.get("servicingAgent")
     return agent["firstName"] if agent else None

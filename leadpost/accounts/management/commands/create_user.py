@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from leadpost.accounts.actions import ADMINISTRATORS, create_user
+from leadpost.accounts.commands import get_account
 from leadpost.accounts.models import SecurityGroup, User
-from leadpost.lib.commands import OperatorCommand, get_account
+from leadpost.lib.commands import OperatorCommand
 
 
 class Command(OperatorCommand):

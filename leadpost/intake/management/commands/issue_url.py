@@ -4,8 +4,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from leadpost.accounts.commands import get_account
 from leadpost.intake.models import LeadPostUrl
-from leadpost.lib.commands import OperatorCommand, get_account
+from leadpost.lib.commands import OperatorCommand
 
 
 class Command(OperatorCommand):

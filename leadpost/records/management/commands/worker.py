@@ -9,14 +9,14 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from leadpost.records.attachments import sweep
+from leadpost.records.tasks import sweep
 from leadpost.routing.tasks import sweep_notifications
 
 logger = logging.getLogger("leadpost.worker")
 
 
 def _sweep_forever(interval: int, stop: threading.Event) -> None:
-    """Every `interval` seconds, re-enqueue downloads whose worker died (see attachments.sweep)."""
+    """Every `interval` seconds, re-enqueue downloads whose worker died (see records.tasks.sweep)."""
     while not stop.wait(interval):
         try:
             close_old_connections()
