@@ -198,6 +198,13 @@ def main() -> int:
         default=1,
         help="start gunicorn directly with this many threads per worker (a threaded server)",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server, e.g. LEADPOST_THREADS=8 (repeatable)",
+    )
     parser.add_argument("--bench-database", default="leadpost_bench")
     parser.add_argument(
         "--quiet-wait",
@@ -223,6 +230,7 @@ def main() -> int:
         threads=args.threads,
         db_options={k: json.loads(v) for k, v in (o.split("=", 1) for o in args.db_option)},
         db_settings={k: json.loads(v) for k, v in (o.split("=", 1) for o in args.db_setting)},
+        extra_env=dict(e.split("=", 1) for e in args.env),
     )
     work = Path(tempfile.mkdtemp(prefix="leadpost-wrk-"))
     rows: list[dict[str, Any]] = []
@@ -236,6 +244,8 @@ def main() -> int:
                 ", no access log" if args.no_access_log else ""
             )
             server += f", {args.threads} threads)" if args.threads > 1 else ")"
+        if args.env:
+            server += " with " + " ".join(args.env)
         engine = args.engine or "settings' default engine"
         if args.db_option:
             engine += ", OPTIONS + " + ", ".join(args.db_option)

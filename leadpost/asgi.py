@@ -1,20 +1,21 @@
 """The application `leadpost serve` runs: the body-buffering front, then Django in a thread pool.
 
-See leadpost/server.py for the server and leadpost/lib/front.py for why bodies are received here.
+See leadpost/server.py for the server, leadpost/lib/front.py for why bodies are received here and
+leadpost/lib/wsgithreads.py for how Django runs behind it.
 """
 
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadpost.settings")
 
-from a2wsgi import WSGIMiddleware
 from django.conf import settings
 
 from leadpost.lib.front import BodyFront
+from leadpost.lib.wsgithreads import ThreadedWSGI
 from leadpost.wsgi import application as wsgi_application
 
 application = BodyFront(
-    WSGIMiddleware(wsgi_application, workers=settings.LEADPOST_THREADS),  # type: ignore[arg-type]
+    ThreadedWSGI(wsgi_application, threads=settings.LEADPOST_THREADS),
     lead_limit=settings.LEADPOST_MAX_BODY_BYTES,
     page_limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     body_timeout=settings.LEADPOST_BODY_TIMEOUT,

@@ -317,7 +317,7 @@ def _prepare(
         config.url,
         received_at=received_at,
         client=client,
-        params=redact_params(form.params),
+        params=redact_params(sent, masked=True),
         record_mode=parsed.mode,
         dry_run=dry_run,
     )

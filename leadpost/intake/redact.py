@@ -60,8 +60,9 @@ def _file_body_summary(value: str) -> dict[str, object]:
     return {"redacted": "base64", "bytes": len(sent), "sha256": hashlib.sha256(sent).hexdigest()}
 
 
-def redact_value(name: str, value: str) -> object:
-    """What the post log stores for parameter `name` sent with `value`."""
+def redact_value(name: str, value: str, *, masked: bool = False) -> object:
+    """What the post log stores for parameter `name` sent with `value` (`masked`: the value has
+    been through `mask_ssn_shapes` already)."""
     if name == "ssn":
         digits = normalise_ssn(value)
         return mask_ssn(digits) if digits is not None else redact_ssn_like(value)
@@ -70,6 +71,8 @@ def redact_value(name: str, value: str) -> object:
         return _file_body_summary(value)
     if _names_a_secret(name):
         return redact_ssn_like(value)
+    if masked and not _FILE_URL.fullmatch(name):
+        return value
     return mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name))
 
 
@@ -80,6 +83,12 @@ def _names_a_secret(name: str) -> bool:
     return "ssn" in lowered or "social" in lowered
 
 
-def redact_params(params: Mapping[str, str]) -> dict[str, object]:
-    """The parameters for the post log: SSNs masked, base64 file bodies by size and SHA-256."""
-    return {mask_ssn_value(name): redact_value(name, value) for name, value in params.items()}
+def redact_params(params: Mapping[str, str], *, masked: bool = False) -> dict[str, object]:
+    """The parameters for the post log: SSNs masked, base64 file bodies by size and SHA-256.
+
+    `masked`: `params` come from `mask_ssn_shapes`, whose masking is not done twice.
+    """
+    return {
+        mask_ssn_value(name): redact_value(name, value, masked=masked)
+        for name, value in params.items()
+    }

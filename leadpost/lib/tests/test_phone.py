@@ -52,3 +52,42 @@ def test_numbers_of_us_territories_are_us_numbers(sent: str, stored: str) -> Non
 )
 def test_invalid_or_foreign_numbers_are_refused(sent: str) -> None:
     assert normalise_us_phone(sent) is None
+
+
+def _by_phonenumbers(value: str) -> str | None:
+    """The rule spelled with phonenumbers' full parser, for the fast path to agree with."""
+    import phonenumbers
+
+    from leadpost.lib.phone import _US_REGIONS
+
+    try:
+        number = phonenumbers.parse(value.strip(), "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.extension or not any(
+        phonenumbers.is_valid_number_for_region(number, r) for r in _US_REGIONS
+    ):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def test_the_fast_path_for_plain_spellings_agrees_with_phonenumbers() -> None:
+    import random
+
+    rng = random.Random(20261201)
+    areas = ["319", "787", "340", "671", "684", "670", "212", "555", "800", "900", "416", "242"]
+    spellings = [
+        "({a}) {e}-{l}",
+        "{a}.{e}.{l}",
+        "{a}-{e}-{l}",
+        "+1 {a} {e} {l}",
+        "1{a}{e}{l}",
+        "{a}{e}{l}",
+        "+1({a}){e}-{l}",
+        "1-{a}-{e}-{l}",
+    ]
+    for _ in range(3000):
+        sent = rng.choice(spellings).format(
+            a=rng.choice(areas), e=rng.randrange(100, 1000), l=f"{rng.randrange(10000):04d}"
+        )
+        assert normalise_us_phone(sent) == _by_phonenumbers(sent), sent
