@@ -3,6 +3,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from leadpost.urls import handler400, handler404, handler500  # noqa: F401 - Django reads them here
 from leadpost.urls import urlpatterns as leadpost_urlpatterns
 
 
