@@ -88,7 +88,11 @@ class Record(models.Model):
     that speaks of one type.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="records")
+    # Indexed by the composite indexes below that begin with it, not on its own: every index is
+    # one more write on every post (bench/README.md).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="records", db_index=False
+    )
     record_type = models.CharField(max_length=20, choices=RecordType.choices)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # The Lead Post URL the record came by; null for records made by staff.
@@ -110,19 +114,19 @@ class Record(models.Model):
     email = models.EmailField(max_length=320, blank=True)
     # Encrypted (Fernet) and indexed by a keyed hash; never stored or shown in clear (SPEC §5, §9).
     ssn_encrypted = models.TextField(blank=True, editable=False)
-    ssn_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    ssn_index = models.CharField(max_length=64, blank=True, editable=False)
 
     status = models.ForeignKey(
-        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     lead_source = models.ForeignKey(
-        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     type = models.ForeignKey(
-        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     project_code = models.ForeignKey(
-        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ListValue, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     lead_source_other = models.TextField(blank=True)
 
@@ -150,6 +154,7 @@ class Record(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="sourced_records",
+        db_index=False,
     )
     # Why the servicing agent was chosen by Lead Routing Rules (rule, skipped agents and why).
     routing = models.JSONField(null=True, blank=True)
@@ -176,6 +181,12 @@ class Record(models.Model):
             models.Index(fields=["routed_on", "servicing_agent"]),
             # The read API's list: one account's records in cursor order.
             models.Index(fields=["account", "txid", "id"], name="record_account_cursor"),
+            # Matching by SSN within an account (its blind index), for the records that have one.
+            models.Index(
+                fields=["account", "ssn_index"],
+                condition=~models.Q(ssn_index=""),
+                name="record_account_ssn",
+            ),
         ]
 
     def __str__(self) -> str:
