@@ -7,6 +7,7 @@ and asks the user's security groups (SPEC §10) for each permission. Operators (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -59,6 +60,10 @@ class StaffSite(admin.AdminSite):
     index_template = "staff/index.html"
     login_form = StaffAuthenticationForm
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages: list[tuple[str, Callable[[HttpRequest], HttpResponse], str]] = []
+
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(
@@ -96,13 +101,18 @@ class StaffSite(admin.AdminSite):
                 self.admin_view(self.lead_post_utility),
                 name="lead_post_utility",
             ),
-            path(
-                "custom-fields/",
-                self.admin_view(self.custom_fields_page),
-                name="custom_fields_page",
-            ),
+            *(path(route, self.admin_view(view), name=name) for route, view, name in self.pages),
             *served,
         ]
+
+    def add_page(self, route: str, view: Callable[[HttpRequest], HttpResponse], name: str) -> None:
+        """A page of another app on the staff site (the app that owns its data registers it)."""
+        self.pages.append((route, view, name))
+
+    def forbidden(self, request: HttpRequest, title: str, needed: str) -> HttpResponse:
+        """The 403 page: which permission the page needs."""
+        context = {**self.each_context(request), "title": title, "needed": needed}
+        return TemplateResponse(request, "staff/forbidden.html", context, status=403)
 
     def password_change(  # type: ignore[override]  # Django's own redirects too, on success
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -155,37 +165,6 @@ class StaffSite(admin.AdminSite):
             ],
         }
         return TemplateResponse(request, "staff/lead_post_utility.html", context)
-
-    def custom_fields_page(self, request: HttpRequest) -> HttpResponse:
-        """SPEC §7: pick the entity type, see each field's exact post parameter, type and options."""
-        from leadpost.records.models import CustomField
-
-        user = staff_user(request)
-        if not user.has_account_permission(Permission.MANAGE_DATA):
-            return TemplateResponse(
-                request,
-                "staff/forbidden.html",
-                {
-                    **self.each_context(request),
-                    "title": "Custom Fields",
-                    "needed": "Manage Data & Custom Fields",
-                },
-                status=403,
-            )
-        entity = request.GET.get("entity_type", RecordType.INDIVIDUAL)
-        if entity not in RecordType.values:
-            entity = RecordType.INDIVIDUAL
-        fields = CustomField.objects.filter(entity_type=entity).order_by("name")
-        if not user.is_superuser:
-            fields = fields.filter(account_id=user.account_id or 0)
-        context = {
-            **self.each_context(request),
-            "title": "Custom Fields",
-            "entity_types": RecordType.choices,
-            "entity_type": entity,
-            "fields": fields,
-        }
-        return TemplateResponse(request, "staff/custom_fields.html", context)
 
 
 # The Lead Post Utility's words for the record types (SPEC §10).

@@ -4,8 +4,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -344,3 +345,27 @@ class StaffAttachmentAdmin(AccountScopedAdmin[Attachment], AttachmentAdmin):
         if not staff_user(request).has_account_permission(Permission.SALES_ENABLEMENT):
             queryset = queryset.exclude(note__record__record_type=RecordType.SALES_RECORD)
         return queryset
+
+
+def custom_fields_page(request: HttpRequest) -> HttpResponse:
+    """SPEC §7: pick the entity type, see each field's exact post parameter, type and options."""
+    user = staff_user(request)
+    if not user.has_account_permission(Permission.MANAGE_DATA):
+        return staff_site.forbidden(request, "Custom Fields", "Manage Data & Custom Fields")
+    entity = request.GET.get("entity_type", RecordType.INDIVIDUAL)
+    if entity not in RecordType.values:
+        entity = RecordType.INDIVIDUAL
+    fields = CustomField.objects.filter(entity_type=entity).order_by("name")
+    if not user.is_superuser:
+        fields = fields.filter(account_id=user.account_id or 0)
+    context = {
+        **staff_site.each_context(request),
+        "title": "Custom Fields",
+        "entity_types": RecordType.choices,
+        "entity_type": entity,
+        "fields": fields,
+    }
+    return TemplateResponse(request, "staff/custom_fields.html", context)
+
+
+staff_site.add_page("custom-fields/", custom_fields_page, "custom_fields_page")

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch
 
 from leadpost.accounts.models import Account, User
+from leadpost.records.actions import ensure_list_values, find_list_values
 from leadpost.records.models import ListName, Record, list_key
 from leadpost.routing.models import (
     ActionKind,
@@ -26,6 +27,7 @@ from leadpost.routing.models import (
     SalesWorkflow,
     WorkflowRun,
 )
+from leadpost.routing.tasks import request_notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +265,6 @@ def run_workflows(
 
     Returns the names of the workflows that ran. Call inside the record's transaction.
     """
-    from leadpost.records.actions import ensure_list_values, find_list_values
-    from leadpost.routing.tasks import request_notification
-
     account = record.account
     ran: list[str] = []
     changed: set[str] = set()

@@ -11,6 +11,7 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 
 from leadpost.records.tasks import sweep
 from leadpost.routing.tasks import sweep_notifications
+from leadpost.server import unsafe_settings
 
 logger = logging.getLogger("leadpost.worker")
 
@@ -31,13 +32,12 @@ def _sweep_forever(interval: int, stop: threading.Event) -> None:
 
 class Command(DbWorkerCommand):
     help = (
-        "Run background work: attachment downloads (django-tasks-db's db_worker) and, every "
-        "LEADPOST_SWEEP_INTERVAL seconds, the sweep that finds downloads a dead worker left."
+        "Run background work: attachment downloads and agent e-mails (django-tasks-db's "
+        "db_worker) and, every LEADPOST_SWEEP_INTERVAL seconds, the sweep that finds work a dead "
+        "worker left."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from leadpost.server import unsafe_settings
-
         for warning in unsafe_settings():
             self.stderr.write(f"WARNING: {warning}")
         stop = threading.Event()
