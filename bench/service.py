@@ -265,15 +265,16 @@ class Service:
         return [_cmdline(p).strip() for p in [self.process.pid, *_descendants(self.process.pid)]]
 
     def web_worker_pids(self) -> list[int]:
-        """The gunicorn worker processes: gunicorn processes whose parent is the gunicorn master."""
+        """The HTTP server's worker processes: children of its master (granian's
+        `leadpost.server`, or gunicorn for the gunicorn variants)."""
         assert self.process is not None
-        gunicorns = {
+        servers = {
             p
             for p in [self.process.pid, *_descendants(self.process.pid)]
-            if "gunicorn" in _cmdline(p)
+            if "gunicorn" in _cmdline(p) or "leadpost.server" in _cmdline(p)
         }
-        masters = {p for p in gunicorns if _ppid(p) not in gunicorns}
-        return sorted(p for p in gunicorns if _ppid(p) in masters)
+        masters = {p for p in servers if _ppid(p) not in servers}
+        return sorted(p for p in servers if _ppid(p) in masters)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -95,7 +95,11 @@ class BodyFront:
         if declared is not None and declared > limit:
             # Refused on the declared length alone: nothing of the body is read (SPEC §2).
             return RequestBody(BodyState.TOO_LARGE, declared=declared), 0
-        parts: list[bytes] = []
+        # One chunk (most posts) is kept as it came; more are copied into one buffer as they come,
+        # sized by the Content-Length when there is one: a 64 MiB body is then held once, never
+        # as its chunks and their join at the same time.
+        first = b""
+        buffer: bytearray | None = None
         received = kept = 0
         state = BodyState.COMPLETE
         try:
@@ -117,7 +121,18 @@ class BodyFront:
                             break
                         self.held += len(chunk)
                         kept += len(chunk)
-                        parts.append(chunk)
+                        if buffer is None and not first:
+                            first = chunk
+                        elif declared is not None:  # its size is known: filled in place
+                            if buffer is None:
+                                buffer = bytearray(declared)
+                                buffer[: len(first)] = first
+                                first = b""
+                            buffer[received - len(chunk) : received] = chunk
+                        else:  # chunked: grown as it comes
+                            if buffer is None:
+                                buffer, first = bytearray(first), b""
+                            buffer += chunk
                     if not message.get("more_body", False):
                         break
         except TimeoutError:
@@ -127,7 +142,8 @@ class BodyFront:
         if state is not BodyState.COMPLETE:
             self.held -= kept  # nothing of a refused body is kept
             return RequestBody(state, b"", received, declared), 0
-        return RequestBody(state, b"".join(parts), received, declared), kept
+        data = first if buffer is None else buffer
+        return RequestBody(state, data, received, declared), kept
 
     async def _refuse(self, body: RequestBody, send: Send) -> None:
         if body.state is BodyState.CUT_SHORT:

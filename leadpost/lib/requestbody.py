@@ -30,7 +30,8 @@ class BodyState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class RequestBody:
     state: BodyState
-    data: bytes = b""  # the whole body when COMPLETE, else empty
+    # The whole body when COMPLETE, else empty; a bytearray when it came in several chunks.
+    data: bytes | bytearray = b""
     received: int = 0  # bytes that arrived
     declared: int | None = None  # the Content-Length, if one was sent
 

@@ -26,7 +26,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _PIECE = 256 * 1024
 
 
-def environ_of(scope: Scope, body: bytes) -> dict[str, Any]:
+def environ_of(scope: Scope, body: bytes | bytearray) -> dict[str, Any]:
     """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body is `body`."""
     root = scope.get("root_path", "")
     path = scope["path"]
@@ -38,7 +38,7 @@ def environ_of(scope: Scope, body: bytes) -> dict[str, Any]:
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.input": _input(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
@@ -61,6 +61,29 @@ def environ_of(scope: Scope, body: bytes) -> dict[str, Any]:
             key = "HTTP_" + name.upper().replace("-", "_")
         environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
+
+
+class _BodyReader(io.RawIOBase):
+    """The body as a stream without a copy of it (BytesIO copies anything but `bytes`)."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        self._view = memoryview(data)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        size = min(len(target), len(self._view) - self._position)
+        target[:size] = self._view[self._position : self._position + size]
+        self._position += size
+        return size
+
+
+def _input(body: bytes | bytearray) -> io.BufferedReader | io.BytesIO:
+    if isinstance(body, bytes):
+        return io.BytesIO(body)  # shares the bytes until written to
+    return io.BufferedReader(_BodyReader(body))
 
 
 class _Answer:
