@@ -37,6 +37,17 @@ HERE = Path(__file__).resolve().parent
 LUA = HERE / "intake_load.lua"
 
 
+def postgres_settings(url: str) -> str:
+    """The server's version and the settings that decide what a commit costs (durable or not)."""
+    import psycopg
+
+    names = ["fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers"]
+    with psycopg.connect(url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        shown = [f"{n}={conn.execute(f'SHOW {n}').fetchone()[0]}" for n in names]  # type: ignore[index]
+    return f"{version[0] if version else '?'}; " + ", ".join(shown)
+
+
 def wrk(
     service: Service,
     path: str,
@@ -258,6 +269,8 @@ def main() -> int:
             f"body {body_file.stat().st_size} bytes",
             flush=True,
         )
+        if service.database_url:
+            print(f"PostgreSQL: {postgres_settings(service.database_url)}", flush=True)
         with running(service):
             if args.warmup:
                 wrk(service, "/bench/ping", 16, max(1, args.warmup // 2))
