@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
@@ -9,6 +10,7 @@ from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from leadpost.accounts.models import Permission
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
@@ -23,6 +25,19 @@ from leadpost.records.models import (
     RecordType,
     SalesRecord,
 )
+
+
+def _unfinished(state: str, attempts: int, error: str) -> SafeString:
+    """A background job's state on a record page: failed with why, or pending with its tries."""
+    if state == "failed":
+        return format_html("failed: {}", error)
+    return format_html("pending (tries: {}){}", attempts, f"; last error: {error}" if error else "")
+
+
+def _listed(rows: Sequence[tuple[str, SafeString]]) -> str:
+    if not rows:
+        return "—"
+    return format_html("<ul>{}</ul>", format_html_join("", "<li>{} — {}</li>", rows))
 
 
 class NoteInline(admin.StackedInline[Note, Record]):
@@ -55,18 +70,10 @@ class NoteInline(admin.StackedInline[Note, Record]):
                     f"{self.admin_site.name}:records_attachment_download", args=[attachment.pk]
                 )
                 state = format_html('<a href="{}">download</a> ({} bytes)', link, attachment.size)
-            elif attachment.state == AttachmentState.FAILED:
-                state = format_html("failed: {}", attachment.error)
             else:
-                state = format_html(
-                    "pending (tries: {}){}",
-                    attachment.attempts,
-                    f"; last error: {attachment.error}" if attachment.error else "",
-                )
-            rows.append(format_html("<li>{} — {}</li>", attachment.file_name, state))
-        if not rows:
-            return "—"
-        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
+                state = _unfinished(attachment.state, attachment.attempts, attachment.error)
+            rows.append((attachment.file_name, state))
+        return _listed(rows)
 
 
 RECORD_FIELDS = [
@@ -177,18 +184,10 @@ class RecordAdmin(admin.ModelAdmin[Record]):
             if sent.state == "sent":
                 when = sent.sent_at.isoformat(timespec="seconds") if sent.sent_at else ""
                 state = format_html("sent {}", when)
-            elif sent.state == "failed":
-                state = format_html("failed: {}", sent.error)
             else:
-                state = format_html(
-                    "pending (tries: {}){}",
-                    sent.attempts,
-                    f"; last error: {sent.error}" if sent.error else "",
-                )
-            rows.append(format_html("<li>{} — {}</li>", sent.agent, state))
-        if not rows:
-            return "—"
-        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
+                state = _unfinished(sent.state, sent.attempts, sent.error)
+            rows.append((str(sent.agent), state))
+        return _listed(rows)
 
     @admin.display(description="custom fields")
     def custom_fields(self, obj: Record) -> str:
