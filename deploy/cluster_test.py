@@ -1,0 +1,564 @@
+"""The cluster test and the cluster bench (deploy/cluster.py `test`, `bench`).
+
+The test posts leads through haproxy as vendors do (TLS, keep-alive, base64 and URL attachments,
+"Auto" routing), retrying a lost answer as a vendor does (same externalID), and mid-run kills one
+app server and one worker with SIGKILL and starts them again. Then it checks what a vendor and an
+agency would: every post got its 200; one record per externalID; the rotation exactly fair; every
+attachment once in the object store with the right SHA-256, downloadable through the API; no
+download stuck; every answered post in the post log; no token or SSN in any log. It prints the
+counts and exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploy.cluster import APP_SERVERS, BUCKET, ROOT, Cluster, say
+
+AGENTS = ["Ann", "Ben", "Cat"]
+CONCURRENCY = 16
+SSN = "123-45-6789"
+
+# Short enough that the test sees a killed worker's download started again within a minute;
+# the defaults (README "Settings") are minutes. Loopback downloads are a test switch: the file
+# server of this test is on 127.0.0.1.
+TEST_SETTINGS = {
+    "LEADPOST_TESTING": "1",
+    "LEADPOST_FETCH_ALLOW_LOOPBACK": "1",
+    "LEADPOST_FETCH_TIMEOUT": "10",
+    "LEADPOST_FETCH_BACKOFF_SECONDS": "1",
+    "LEADPOST_ATTACHMENT_LEASE_SECONDS": "15",
+    "LEADPOST_SWEEP_INTERVAL": "2",
+    "LEADPOST_SWEEP_GRACE_SECONDS": "10",
+}
+
+
+def file_content(i: int, kind: str) -> bytes:
+    """Post i's file, different for every post, 2-40 KB, the same every time it is asked for."""
+    seed = hashlib.sha256(f"{kind}-{i}".encode()).digest()
+    size = 2048 + (i * 7919) % 38_000
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+class FileServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    hits: Counter[str]
+
+
+class FileHandler(http.server.BaseHTTPRequestHandler):
+    """A vendor's file host: /f/<i>.pdf is post i's file."""
+
+    server: FileServer
+
+    def do_GET(self) -> None:
+        match = re.fullmatch(r"/f/(\d+)\.pdf", self.path)
+        if not match:
+            self.send_error(404)
+            return
+        self.server.hits[self.path] += 1
+        body = file_content(int(match.group(1)), "url")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Post:
+    i: int
+    kind: str  # "none", "base64", "url"
+    attempts: int = 0
+    statuses: list[int | str] = field(default_factory=list)
+    post_ids: list[tuple[int, int]] = field(default_factory=list)  # (X-Lead-Post-Id, status)
+    answer: dict[str, Any] | None = None
+
+    @property
+    def external_id(self) -> str:
+        return f"cluster-{self.i}"
+
+    def form(self, files_at: str) -> dict[str, str]:
+        data = {
+            "firstName": f"Lead{self.i}",
+            "lastName": "Cluster",
+            "servicingAgentFirstName": "Auto",
+            "stateAbbrev": "IA",
+            "zip": "50309",
+            "externalID": self.external_id,
+            "attachment_note_1_subject_text": "Application",
+            "attachment_note_1_body_text": f"Called back about policy {self.i}",
+        }
+        if self.i % 5 == 0:
+            data["ssn"] = SSN
+        if self.kind != "none":
+            data["attach_file_to_note_1"] = "1"
+            data["attachment_note_1_file_name_1"] = f"application-{self.i}.pdf"
+        if self.kind == "base64":
+            data["attachment_note_1_file_body_1"] = base64.b64encode(
+                file_content(self.i, "base64")
+            ).decode()
+        elif self.kind == "url":
+            data["attachment_note_1_file_url_1"] = f"{files_at}/f/{self.i}.pdf"
+        return data
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def check(self, ok: bool, what: str, detail: str = "") -> None:
+        print(f"  {'PASS' if ok else 'FAIL'}  {what}{f' ({detail})' if detail else ''}", flush=True)
+        if not ok:
+            self.failed.append(what)
+
+
+def setup_django(cluster: Cluster) -> None:
+    os.environ.update(cluster.leadpost_env())
+    os.environ["DJANGO_SETTINGS_MODULE"] = "leadpost.settings"
+    import django
+
+    django.setup()
+
+
+def seed(cluster: Cluster) -> tuple[int, str, str]:
+    """A premium Sales Record account whose "Auto" leads rotate among three agents; its URL and
+    an API token. Made with the models, as the staff pages make them."""
+    from leadpost.accounts.models import Account, ApiToken, User
+    from leadpost.intake.models import LeadPostUrl
+    from leadpost.lib.choices import RecordType
+    from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
+
+    account = Account.objects.create(
+        name="Cluster Test Agency",
+        time_zone="America/Chicago",
+        record_mode=RecordType.SALES_RECORD,
+        premium_workflows=True,
+    )
+    rule = RoutingRule.objects.create(account=account, name="Iowa", states=["IA"])
+    for order, name in enumerate(AGENTS):
+        user = User.objects.create(
+            account=account, username=f"{name.lower()}-cluster", first_name=name, last_name="Agent"
+        )
+        AgentProfile.objects.create(user=user, licensed_states=["IA"])
+        PoolMember.objects.create(rule=rule, agent=user, order=order)
+    _, token = LeadPostUrl.issue(account, "Datalot")
+    _, api_token = ApiToken.issue(account, "cluster test")
+    return account.pk, token, api_token
+
+
+def send_all(
+    cluster: Cluster, posts: list[Post], url: str, files_at: str, chaos: Any, gate: threading.Event
+) -> float:
+    """Post every lead, CONCURRENCY at a time, each until it is answered 200 (a vendor's retry)."""
+    import httpx
+
+    local = threading.local()
+    done = [0]
+    lock = threading.Lock()
+
+    def send(post: Post) -> None:
+        if post.i >= len(posts) * 3 // 4:
+            gate.wait()  # the last quarter goes to the cluster after its restart
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(verify=str(cluster.ca_file), timeout=60)
+        form = post.form(files_at)
+        while post.attempts < 60:
+            post.attempts += 1
+            try:
+                reply = client.post(url, data=form)
+            except httpx.HTTPError as exc:
+                post.statuses.append(type(exc).__name__)
+                time.sleep(0.2)
+                continue
+            post.statuses.append(reply.status_code)
+            if "X-Lead-Post-Id" in reply.headers:
+                post.post_ids.append((int(reply.headers["X-Lead-Post-Id"]), reply.status_code))
+            if reply.status_code == 200:
+                post.answer = reply.json()
+                break
+            time.sleep(0.2)
+        with lock:
+            done[0] += 1
+            if done[0] == len(posts) // 4:
+                threading.Thread(target=chaos, daemon=True).start()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(send, posts))
+    return time.monotonic() - started
+
+
+def run(cluster: Cluster, posts: int, keep: bool) -> int:
+    if cluster.running():
+        raise SystemExit(
+            f"cluster: a cluster is up in {cluster.root}; `python3 dev.py cluster down` first, or "
+            "give the test its own --dir and --port-base"
+        )
+    shutil.rmtree(cluster.root, ignore_errors=True)
+    cluster.extra_settings = dict(TEST_SETTINGS)
+    files = FileServer(("127.0.0.1", cluster.ports.base + 50), FileHandler)
+    files.hits = Counter()
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    files_at = f"http://127.0.0.1:{cluster.ports.base + 50}"
+    checks = Checks()
+    try:
+        cluster.up()
+        setup_django(cluster)
+        account_id, token, api_token = seed(cluster)
+        url = f"{cluster.lb_url}/leadpost/{token}"
+        leads = [Post(i, ("none", "base64", "url")[i % 3]) for i in range(posts)]
+        gate = threading.Event()
+        chaos_log: list[str] = []
+
+        def chaos() -> None:
+            try:
+                for name in ("app2", "worker1"):
+                    cluster.kill(name, signal.SIGKILL)
+                    chaos_log.append(f"SIGKILL {name}")
+                time.sleep(1)  # the units' RestartSec=1
+                cluster.app_up(2)
+                cluster.worker_up(1)
+                cluster.wait_app(2)
+                chaos_log.append("app2 and worker1 started again")
+            finally:
+                gate.set()
+
+        say(
+            f"posting {posts} leads through haproxy, {CONCURRENCY} at a time; after a quarter, "
+            "SIGKILL app2 and worker1, start them again"
+        )
+        seconds = send_all(cluster, leads, url, files_at, chaos, gate)
+        say(f"posted in {seconds:.1f} s ({posts / seconds:.0f} leads/s); " + "; ".join(chaos_log))
+        stuck = wait_for_downloads(account_id, timeout=120)
+        verify(cluster, checks, leads, account_id, token, api_token, files, stuck)
+    finally:
+        files.shutdown()
+        if keep:
+            say(
+                f"left running (--keep); stop with: python3 dev.py cluster down --dir {cluster.root}"
+            )
+        else:
+            cluster.down()
+    if checks.failed:
+        print(f"\ncluster test: FAILED ({len(checks.failed)}): {'; '.join(checks.failed)}")
+        return 1
+    print("\ncluster test: passed")
+    return 0
+
+
+def wait_for_downloads(account_id: int, timeout: float) -> int:
+    """Wait until no download of the account is pending or running; return how many still are."""
+    from django.db import close_old_connections
+
+    from leadpost.records.models import Attachment, AttachmentState
+
+    open_states = [
+        s
+        for s in AttachmentState.values
+        if s not in {AttachmentState.STORED, AttachmentState.FAILED}
+    ]
+    deadline = time.monotonic() + timeout
+    while True:
+        close_old_connections()
+        left = Attachment.objects.filter(
+            note__record__account_id=account_id, state__in=open_states
+        ).count()
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def verify(
+    cluster: Cluster,
+    checks: Checks,
+    leads: list[Post],
+    account_id: int,
+    token: str,
+    api_token: str,
+    files: FileServer,
+    stuck: int,
+) -> None:
+    import httpx
+    from django.db.models import Count
+
+    from leadpost.intake.models import PostLog
+    from leadpost.records.models import Attachment, AttachmentState, Record
+
+    attempts = sum(p.attempts for p in leads)
+    seen = Counter(s for p in leads for s in p.statuses)
+    print(
+        f"\n  {len(leads)} posts, {attempts} attempts; answers and errors seen: "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(seen.items(), key=str))
+    )
+
+    unanswered = [p.external_id for p in leads if p.answer is None]
+    checks.check(
+        not unanswered,
+        "every post answered 200 (a vendor's retries included)",
+        f"lost: {len(unanswered)}",
+    )
+    results = Counter(p.answer["result"] for p in leads if p.answer)
+    print(f"  results: {dict(results)}")
+
+    records = Record.objects.filter(account_id=account_id)
+    by_external = dict(records.values_list("external_id", "id"))
+    duplicated = records.values("external_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    checks.check(
+        records.count() == len(leads) and duplicated == 0,
+        "one record per externalID",
+        f"records {records.count()}, duplicated {duplicated}",
+    )
+    wrong = [
+        p.external_id
+        for p in leads
+        if p.answer and p.answer.get("recordId") != by_external.get(p.external_id)
+    ]
+    checks.check(not wrong, "every 200 names its externalID's record", f"wrong: {len(wrong)}")
+
+    agents = Counter(records.values_list("servicing_agent__first_name", flat=True))
+    fair = set(agents) == set(AGENTS) and max(agents.values()) - min(agents.values()) <= 1
+    checks.check(fair, "Auto routing exactly fair", json.dumps(dict(agents)))
+    answered_agent = {
+        p.external_id: (p.answer.get("servicingAgent") or {}).get("firstName")
+        for p in leads
+        if p.answer and p.answer["result"] == "created"
+    }
+    stored_agent = dict(records.values_list("external_id", "servicing_agent__first_name"))
+    checks.check(
+        all(stored_agent[e] == a for e, a in answered_agent.items()),
+        "each `created` answer names the agent stored",
+    )
+
+    lb_log = (cluster.logs / "haproxy.log").read_text()
+    per_server = Counter(re.findall(r" app_servers/(app\d) \S+ 200 ", lb_log))
+    checks.check(
+        len(per_server) == APP_SERVERS,
+        "posts answered by every app server",
+        json.dumps(dict(sorted(per_server.items()))),
+    )
+
+    with_files = [p for p in leads if p.kind != "none"]
+    attachments = list(
+        Attachment.objects.filter(note__record__account_id=account_id).select_related(
+            "note__record"
+        )
+    )
+    states = Counter(a.state for a in attachments)
+    checks.check(
+        len(attachments) == len(with_files),
+        "one attachment per post with a file",
+        f"{len(attachments)} of {len(with_files)}",
+    )
+    checks.check(
+        stuck == 0 and states.get(AttachmentState.STORED, 0) == len(attachments),
+        "no download stuck or failed",
+        json.dumps(dict(states)),
+    )
+    expected = {
+        p.external_id: hashlib.sha256(file_content(p.i, p.kind)).hexdigest() for p in with_files
+    }
+    s3 = cluster.s3_client()
+    objects: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        objects.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+    prefix = cluster.settings().get("LEADPOST_S3_PREFIX", "")
+    bad_hash, missing, twice = [], [], []
+    for a in attachments:
+        key = f"{prefix}{a.file.name}"
+        folder = key.rsplit("/", 1)[0] + "/"
+        if sum(1 for k in objects if k.startswith(folder)) != 1:
+            twice.append(a.pk)
+        if key not in objects:
+            missing.append(a.pk)
+            continue
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        if not (
+            hashlib.sha256(body).hexdigest() == a.sha256 == expected[a.note.record.external_id]
+        ):
+            bad_hash.append(a.pk)
+    checks.check(
+        not missing and not bad_hash and not twice,
+        "every attachment once in the S3 store, with the SHA-256 of what was sent",
+        f"objects {len(objects)}, missing {len(missing)}, wrong SHA-256 {len(bad_hash)}, "
+        f"more than one {len(twice)}",
+    )
+    referenced = {f"{prefix}{a.file.name}" for a in attachments}
+    orphans = [k for k in objects if k not in referenced]
+    print(
+        f"  objects without an attachment (a post killed between storing its file and its "
+        f"commit): {len(orphans)}"
+    )
+    refetched = sum(1 for n in files.hits.values() if n > 1)
+    print(
+        f"  URL files downloaded more than once (a killed worker's download started again): "
+        f"{refetched} of {len(files.hits)}"
+    )
+
+    answered_ids = {(pid, status) for p in leads for pid, status in p.post_ids}
+    logged = dict(
+        PostLog.objects.filter(pk__in=[pid for pid, _ in answered_ids]).values_list(
+            "id", "status_code"
+        )
+    )
+    unlogged = [pid for pid, status in answered_ids if logged.get(pid) != status]
+    checks.check(
+        not unlogged,
+        "every answered post is in the post log with its status",
+        f"{len(answered_ids)} answers, {len(unlogged)} missing",
+    )
+
+    api = httpx.Client(
+        base_url=cluster.lb_url,
+        verify=str(cluster.ca_file),
+        timeout=30,
+        headers={"Authorization": f"Bearer {api_token}"},
+    )
+    listed, cursor, sample = 0, "", []
+    while True:
+        page = api.get("/api/v1/records", params={"after": cursor, "limit": 500}).json()
+        listed += len(page["records"])
+        for record in page["records"]:
+            for note in record.get("notes", []):
+                sample.extend((record["externalID"], f) for f in note.get("attachments", []))
+        cursor = page["nextCursor"]
+        if not page["hasMore"]:
+            break
+    checks.check(listed == len(leads), "the read API lists every record", f"{listed}")
+    downloads_ok = 0
+    for external_id, attachment in sample[:30]:
+        reply = api.get(attachment["contentUrl"])
+        if (
+            reply.status_code == 200
+            and hashlib.sha256(reply.content).hexdigest() == expected[external_id]
+        ):
+            downloads_ok += 1
+    checks.check(
+        bool(sample) and downloads_ok == len(sample[:30]),
+        "attachments download through the API (through haproxy, from S3)",
+        f"{downloads_ok} of {len(sample[:30])}",
+    )
+
+    leaked = []
+    for log in sorted(cluster.logs.glob("*.log")):
+        text = log.read_text(errors="replace")
+        if token in text or token[:7] in text or SSN in text or api_token[:7] in text:
+            leaked.append(log.name)
+    checks.check(
+        not leaked,
+        "no Lead Post URL token, API token or SSN in any log",
+        ", ".join(leaked) or f"{len(list(cluster.logs.glob('*.log')))} logs read",
+    )
+    print(f"\n  lost {len(unanswered)}, duplicated {duplicated}, stuck {stuck}")
+
+
+def bench(cluster: Cluster, duration: int, keep: bool) -> int:
+    """Leads/s through haproxy with 3 app servers, then 1, then straight to that one (no hop)."""
+    sys.path.insert(0, str(ROOT))
+    from bench.leads import typical_template
+    from bench.service import machine, wait_for_quiet
+
+    if cluster.running():
+        raise SystemExit(
+            "cluster: bench starts its own cluster; `python3 dev.py cluster down` first"
+        )
+    if not shutil.which("wrk"):
+        from deploy.cluster import apt_install
+
+        apt_install(["wrk"])
+    shutil.rmtree(cluster.root, ignore_errors=True)
+    rows = []
+    try:
+        cluster.up()
+        # The typical post of bench/intake_load.py, to an Individual account made as an operator
+        # makes one (the routing test's account would add its rotation lock to every post).
+        account = json.loads(cluster.leadpost("create-account", "Bench Agency", "--json"))
+        issued = json.loads(
+            cluster.leadpost(
+                "issue-url",
+                "--account",
+                str(account["account"]["id"]),
+                "--label",
+                "Bench",
+                "--json",
+            )
+        )
+        token = issued["leadPostUrl"]["token"]
+        body = cluster.root / "lead.form"
+        body.write_text(typical_template())
+        print(f"  machine: {machine()}")
+
+        def load(base: str, label: str, connections: int) -> None:
+            busy = wait_for_quiet(30)
+            env = {
+                **os.environ,
+                "BENCH_PATH": f"/leadpost/{token}",
+                "BENCH_RUN": label,
+                "BENCH_BODY_FILE": str(body),
+            }
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t1",
+                    f"-c{connections}",
+                    f"-d{duration}s",
+                    "--timeout",
+                    "30s",
+                    "-s",
+                    str(ROOT / "bench" / "intake_load.lua"),
+                    base + f"/leadpost/{token}",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
+            if line is None:
+                raise SystemExit(f"cluster: wrk failed: {out.stderr or out.stdout}")
+            figures = json.loads(line[len("BENCH-JSON ") :])
+            seconds = figures["duration_us"] / 1e6
+            ok = figures["statuses"].get("200", 0)
+            lat = figures["latency_us"]
+            errors = sum(v for k, v in figures["statuses"].items() if k != "200") + sum(
+                v for k, v in figures["errors"].items() if k != "status"
+            )
+            rows.append(
+                f"  {label:<34} c{connections:<3} {ok / seconds:>8.0f} {lat['p50'] / 1000:>8.1f} "
+                f"{lat['p99'] / 1000:>8.1f} {errors:>6}   {busy:>4.0f}%"
+            )
+            print(rows[-1], flush=True)
+
+        print(
+            f"  {'':<34} {'conn':<4} {'leads/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}   busy before"
+        )
+        load(cluster.lb_url, "haproxy, 3 app servers", 16)
+        load(cluster.lb_url, "haproxy, 3 app servers", 64)
+        for n in range(2, APP_SERVERS + 1):
+            cluster.kill(f"app{n}")
+        time.sleep(3)  # haproxy's checks (inter 1s, fall 2) mark them down
+        load(cluster.lb_url, "haproxy, 1 app server", 16)
+        load(cluster.lb_url, "haproxy, 1 app server", 64)
+        load(f"http://127.0.0.1:{cluster.ports.app(1)}", "1 app server, no haproxy", 16)
+    finally:
+        if not keep:
+            cluster.down()
+    return 0
