@@ -31,7 +31,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +41,7 @@ VENV_BIN = Path(sys.executable).parent
 LEADPOST = str(VENV_BIN / "leadpost")
 WEED = str(VENV_BIN / "weed")
 
+DEFAULT_DIR = Path("/tmp/leadpost-cluster")
 APP_SERVERS = 3
 WORKERS = 2
 BUCKET = "leadpost"
@@ -686,10 +686,17 @@ class Cluster:
         )
         issued = json.loads(
             self.leadpost(
-                "issue-url", "--account", str(account["id"]), "--label", "Datalot", "--json"
+                "issue-url",
+                "--account",
+                str(account["account"]["id"]),
+                "--label",
+                "Datalot",
+                "--json",
             )
         )
-        url = issued["url"]
+        url = issued["leadPostUrl"]["url"]
+        (self.root / "demo-made").touch()
+        where = "" if self.root == DEFAULT_DIR else f" --dir {self.root}"
         print(
             "\nThe cluster is up. Its Lead Post URL (shown once):\n"
             f"  {url}\n"
@@ -697,18 +704,8 @@ class Cluster:
             f"  curl --cacert {self.ca_file} -d firstName=Jane -d lastName=Doe -d externalID=demo-1 {url}\n"
             "Run leadpost commands against it:\n"
             f"  set -a; . {self.env_file}; set +a; .venv/bin/leadpost list-accounts\n"
-            f"Logs: {self.logs}/   Stop: python3 dev.py cluster down\n"
+            f"Logs: {self.logs}/   Stop: python3 dev.py cluster down{where}\n"
         )
-
-
-@contextlib.contextmanager
-def cluster_running(cluster: Cluster, keep: bool) -> Iterator[Cluster]:
-    try:
-        cluster.up()
-        yield cluster
-    finally:
-        if not keep:
-            cluster.down()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -719,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dir",
         type=Path,
-        default=Path(os.environ.get("LEADPOST_CLUSTER_DIR", "/tmp/leadpost-cluster")),
+        default=Path(os.environ.get("LEADPOST_CLUSTER_DIR", str(DEFAULT_DIR))),
         help="the cluster's data, settings and logs (default /tmp/leadpost-cluster)",
     )
     parser.add_argument(
@@ -740,9 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(root=args.dir.resolve(), ports=Ports(args.port_base))
 
     if args.action == "up":
-        fresh = not (cluster.root / "pg" / "data").exists()
         cluster.up()
-        if fresh:
+        if not (cluster.root / "demo-made").exists():
             cluster.demo()
         else:
             say(f"up ({cluster.lb_url}); logs in {cluster.logs}")
