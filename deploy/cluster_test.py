@@ -408,6 +408,15 @@ def verify(
         f"  objects without an attachment (a post killed between storing its file and its "
         f"commit): {len(orphans)}"
     )
+    purged = json.loads(cluster.leadpost("purge-orphan-files", "--hours", "0", "--json"))
+    left: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        left.update(o["Key"] for o in page.get("Contents", []))
+    checks.check(
+        purged["deleted"] == len(orphans) and left == referenced,
+        "`leadpost purge-orphan-files` deletes exactly those from S3, and keeps every attachment",
+        f"deleted {purged['deleted']}, {len(left)} objects left for {len(referenced)} attachments",
+    )
     refetched = sum(1 for n in files.hits.values() if n > 1)
     print(
         f"  URL files downloaded more than once (a killed worker's download started again): "
