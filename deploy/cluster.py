@@ -22,7 +22,9 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -144,6 +146,25 @@ def process_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def unit_commands(unit: str) -> list[list[str]]:
+    """A systemd unit's ExecStart lines of deploy/systemd, with the install's venv replaced by
+    this checkout's: the cluster runs exactly what the units run."""
+    commands = []
+    for line in (DEPLOY / "systemd" / unit).read_text().splitlines():
+        if line.startswith("ExecStart="):
+            argv = shlex.split(line.removeprefix("ExecStart="))
+            argv[0] = argv[0].replace("/opt/leadpost/venv/bin/", f"{VENV_BIN}/")
+            commands.append(argv)
+    if not commands:
+        raise SystemExit(f"cluster: deploy/systemd/{unit} has no ExecStart")
+    return commands
+
+
+def unit_command(unit: str) -> list[str]:
+    (command,) = unit_commands(unit)
+    return command
 
 
 def group_alive(pgid: int) -> bool:
@@ -293,37 +314,47 @@ class Cluster:
             s3_config.chmod(0o600)
 
     def _write_env(self) -> None:
+        """deploy/leadpost.env.example with this machine's values, as deploy/README.md §5 has an
+        operator fill it in; every other line stays as the example has it."""
         from cryptography.fernet import Fernet
 
         db_password = secrets.token_urlsafe(18)
         values = {
-            "DATABASE_URL": (
-                f"postgres://{DB_USER}:{db_password}@127.0.0.1:{self.ports.postgres}/{DB_NAME}"
-            ),
             "LEADPOST_SECRET_KEY": secrets.token_urlsafe(50),
             "LEADPOST_SSN_KEYS": Fernet.generate_key().decode(),
             "LEADPOST_SSN_INDEX_KEY": secrets.token_urlsafe(32),
+            "DATABASE_URL": (
+                f"postgres://{DB_USER}:{db_password}@127.0.0.1:{self.ports.postgres}/{DB_NAME}"
+            ),
+            "LEADPOST_DATA_DIR": str(self.root / "data"),
+            "LEADPOST_S3_BUCKET": BUCKET,
+            "LEADPOST_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.s3}",
+            "LEADPOST_S3_ACCESS_KEY_ID": "leadpost-" + secrets.token_hex(6),
+            "LEADPOST_S3_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
             "LEADPOST_BASE_URL": self.lb_url,
             "LEADPOST_ALLOWED_HOSTS": "localhost,127.0.0.1",
             "LEADPOST_CSRF_TRUSTED_ORIGINS": self.lb_url,
-            "LEADPOST_BEHIND_PROXY": "1",
-            "LEADPOST_S3_BUCKET": BUCKET,
-            "LEADPOST_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.s3}",
-            "LEADPOST_S3_REGION": "us-east-1",
-            "LEADPOST_S3_ACCESS_KEY_ID": "leadpost-" + secrets.token_hex(6),
-            "LEADPOST_S3_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
-            # Two cores here: each app server runs one process per core, as on a real host.
-            "LEADPOST_WORKERS": "2",
-            "LEADPOST_LOG_FORMAT": "json",
+            # Each app server's own (a host's own file differs in these only): see app_up().
+            "LEADPOST_BIND": f"127.0.0.1:{self.ports.app(1)}",
+            "LEADPOST_METRICS_BIND": f"127.0.0.1:{self.ports.metrics(1)}",
+            # No SMTP server here: agents' e-mails are printed to the worker's log.
             "LEADPOST_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            "LEADPOST_EMAIL_PASSWORD": "",
         }
-        lines = [
-            "# Written by deploy/cluster.py: the settings every leadpost process of the local",
-            "# cluster reads, as /etc/leadpost/leadpost.env on a server (deploy/README.md).",
-            *(f"{k}={v}" for k, v in values.items()),
-            "",
-        ]
-        self.env_file.write_text("\n".join(lines))
+        lines, done = [], set()
+        for line in (DEPLOY / "leadpost.env.example").read_text().splitlines():
+            name, sep, _ = line.partition("=")
+            name = name.lstrip("# ").strip() if line.startswith("# LEADPOST_") else name.strip()
+            if sep and name in values and name not in done:
+                line = f"{name}={values[name]}"
+                done.add(name)
+            lines.append(line)
+        lines += [f"{k}={v}" for k, v in values.items() if k not in done]
+        text = "\n".join(lines) + "\n"
+        unset = [ln for ln in text.splitlines() if "CHANGE_ME" in ln and not ln.startswith("#")]
+        if unset:
+            raise SystemExit(f"cluster: settings left CHANGE_ME in the example: {unset}")
+        self.env_file.write_text(text)
         self.env_file.chmod(0o600)
 
     def _write_certificate(self) -> None:
@@ -569,14 +600,26 @@ class Cluster:
             raise SystemExit(f"cluster: leadpost {args[0]} failed:\n{result.stderr}{result.stdout}")
         return result.stdout
 
+    def run_unit_command(self, argv: list[str]) -> str:
+        """A oneshot unit's command (the purge timer's), with the cluster's settings."""
+        say("$ " + " ".join(argv))
+        result = subprocess.run(argv, env=self.leadpost_env(), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"cluster: {' '.join(argv)} failed:\n{result.stderr}{result.stdout}")
+        return result.stdout
+
     def app_up(self, n: int) -> subprocess.Popen[bytes]:
-        name = f"app{n}"
-        argv = [LEADPOST, "serve", "--no-worker", "--bind", f"127.0.0.1:{self.ports.app(n)}"]
-        env = self.leadpost_env(LEADPOST_METRICS_BIND=f"127.0.0.1:{self.ports.metrics(n)}")
-        return self.start(name, argv, env)
+        """An app server, started as its systemd unit starts it, with its own host's addresses."""
+        env = self.leadpost_env(
+            LEADPOST_BIND=f"127.0.0.1:{self.ports.app(n)}",
+            LEADPOST_METRICS_BIND=f"127.0.0.1:{self.ports.metrics(n)}",
+        )
+        return self.start(f"app{n}", unit_command("leadpost-web.service"), env)
 
     def worker_up(self, n: int) -> subprocess.Popen[bytes]:
-        return self.start(f"worker{n}", [LEADPOST, "worker"], self.leadpost_env())
+        return self.start(
+            f"worker{n}", unit_command("leadpost-worker@.service"), self.leadpost_env()
+        )
 
     def ready(self, n: int) -> bool:
         return http_status(f"http://127.0.0.1:{self.ports.app(n)}/readyz") == 200
@@ -594,6 +637,13 @@ class Cluster:
             **{f"LEADPOST_APP{n}": f"127.0.0.1:{self.ports.app(n)}" for n in range(1, 4)},
         }
         cfg = str(DEPLOY / "haproxy.cfg")
+        if os.geteuid() != 0:
+            # Only root may become the `haproxy` user; the rest of the file is run unchanged.
+            copy = self.root / "haproxy.cfg"
+            text = (DEPLOY / "haproxy.cfg").read_text()
+            copy.write_text(re.sub(r"(?m)^\s*(user|group) haproxy\n", "", text))
+            cfg = str(copy)
+            say("not root: haproxy runs as this user (deploy/haproxy.cfg without user/group)")
         check = subprocess.run(
             [haproxy_bin(), "-c", "-q", "-f", cfg], env=env, capture_output=True, text=True
         )

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.cluster import APP_SERVERS, BUCKET, ROOT, Cluster, say
+from deploy.cluster import APP_SERVERS, BUCKET, ROOT, Cluster, say, unit_commands
 
 AGENTS = ["Ann", "Ben", "Cat"]
 CONCURRENCY = 16
@@ -381,10 +381,14 @@ def verify(
     objects: dict[str, int] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         objects.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
-    prefix = cluster.settings().get("LEADPOST_S3_PREFIX", "")
+    prefix = cluster.settings().get("LEADPOST_S3_PREFIX", "").strip("/")
+
+    def s3_key(name: str) -> str:  # django-storages puts LEADPOST_S3_PREFIX in front
+        return f"{prefix}/{name}" if prefix else name
+
     bad_hash, missing, twice = [], [], []
     for a in attachments:
-        key = f"{prefix}{a.file.name}"
+        key = s3_key(a.file.name)
         folder = key.rsplit("/", 1)[0] + "/"
         if sum(1 for k in objects if k.startswith(folder)) != 1:
             twice.append(a.pk)
@@ -402,12 +406,14 @@ def verify(
         f"objects {len(objects)}, missing {len(missing)}, wrong SHA-256 {len(bad_hash)}, "
         f"more than one {len(twice)}",
     )
-    referenced = {f"{prefix}{a.file.name}" for a in attachments}
+    referenced = {s3_key(a.file.name) for a in attachments}
     orphans = [k for k in objects if k not in referenced]
     print(
         f"  objects without an attachment (a post killed between storing its file and its "
         f"commit): {len(orphans)}"
     )
+    for command in unit_commands("leadpost-purge.service"):  # the daily timer's job, as it runs
+        cluster.run_unit_command(command)
     purged = json.loads(cluster.leadpost("purge-orphan-files", "--hours", "0", "--json"))
     left: set[str] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
