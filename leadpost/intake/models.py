@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -96,7 +96,8 @@ class LeadPostUrl(models.Model):
         Saving it moves the account's config_version, so no process keeps a view of the old one."""
         secret = issue_token()
         self.token_hash, self.prefix = secret.hash, secret.prefix
-        self.save(update_fields=["token_hash", "prefix"])
+        with transaction.atomic():  # the new hash and the version move together
+            self.save(update_fields=["token_hash", "prefix"])
         return secret.token
 
     @staticmethod
