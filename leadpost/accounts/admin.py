@@ -10,7 +10,15 @@ from django.http import HttpRequest
 
 from leadpost.accounts.actions import AGENTS, create_default_groups, join_groups
 from leadpost.accounts.logins import ThrottledLogin
-from leadpost.accounts.models import MEMBERS, Account, ApiToken, Permission, SecurityGroup, User
+from leadpost.accounts.models import (
+    MEMBERS,
+    Account,
+    ApiToken,
+    ApiTokenQuerySet,
+    Permission,
+    SecurityGroup,
+    User,
+)
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
 from leadpost.accounts.tenancy import AccountRowsForm
 
@@ -102,10 +110,8 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
         messages.warning(request, f"API token for {obj.account} (shown once, copy it now): {token}")
 
     @admin.action(description="Revoke selected tokens")
-    def revoke(self, request: HttpRequest, queryset: Any) -> None:
-        from django.utils import timezone
-
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    def revoke(self, request: HttpRequest, queryset: ApiTokenQuerySet) -> None:
+        count = queryset.revoke()
         messages.success(request, f"Revoked {count} token(s).")
 
 

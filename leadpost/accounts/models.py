@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from leadpost.accounts.tenancy import check_user_of, guard_m2m, saves_any
 from leadpost.lib.choices import RecordType
-from leadpost.lib.tokens import hash_token, new_token
+from leadpost.lib.tokens import issue_token
 
 
 def validate_time_zone(value: str) -> None:
@@ -211,6 +211,13 @@ class User(AbstractUser):
 guard_m2m(User.security_groups)
 
 
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def revoke(self) -> int:
+        """Revoke the live tokens among these; how many were. The read API looks a token up on
+        every request, so the next one with it gets 401."""
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
 class ApiToken(models.Model):
     """A bearer token for the read API (SPEC §11), scoped to one account, stored only as a hash."""
 
@@ -223,17 +230,19 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ApiTokenQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.label or 'API token'})"
 
     @classmethod
     def issue(cls, account: Account, label: str = "") -> tuple[ApiToken, str]:
         """Create a token; the clear value is returned here and never again."""
-        token = new_token()
+        secret = issue_token()
         row = cls.objects.create(
-            account=account, label=label, token_hash=hash_token(token), prefix=token[:6]
+            account=account, label=label, token_hash=secret.hash, prefix=secret.prefix
         )
-        return row, token
+        return row, secret.token
 
 
 class LoginScope(models.TextChoices):

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
 from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
-from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
+from leadpost.intake.models import LeadPostUrl, LeadPostUrlQuerySet, PostLog
 from leadpost.records.models import RecordType
 
 
@@ -45,33 +45,24 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LeadPostUrl]:
         # Counts and last use come from the post log (see LeadPostUrl's docstring), in one query.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("account")
-            .annotate(
-                n_created=Count("posts", filter=Q(posts__result=PostResult.CREATED)),
-                n_duplicate=Count("posts", filter=Q(posts__result=PostResult.DUPLICATE)),
-                n_rejected=Count("posts", filter=Q(posts__result=PostResult.REJECTED)),
-                last_post=Max("posts__received_at"),
-            )
-        )
+        queryset = cast(LeadPostUrlQuerySet, super().get_queryset(request))
+        return queryset.select_related("account").with_post_counts()
 
-    @admin.display(description="created", ordering="n_created")
+    @admin.display(description="created", ordering="posts_created")
     def created_count(self, obj: Any) -> int:
-        return int(obj.n_created)
+        return int(obj.posts_created)
 
-    @admin.display(description="duplicates", ordering="n_duplicate")
+    @admin.display(description="duplicates", ordering="posts_duplicate")
     def duplicate_count(self, obj: Any) -> int:
-        return int(obj.n_duplicate)
+        return int(obj.posts_duplicate)
 
-    @admin.display(description="rejected", ordering="n_rejected")
+    @admin.display(description="rejected", ordering="posts_rejected")
     def rejected_count(self, obj: Any) -> int:
-        return int(obj.n_rejected)
+        return int(obj.posts_rejected)
 
-    @admin.display(description="last used", ordering="last_post")
+    @admin.display(description="last used", ordering="last_post_at")
     def last_used(self, obj: Any) -> Any:
-        return obj.last_post
+        return obj.last_post_at
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: LeadPostUrl | None = None
@@ -104,13 +95,13 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
         )
 
     @admin.action(description="Disable selected URLs (posts get 404)")
-    def disable(self, request: HttpRequest, queryset: QuerySet[LeadPostUrl]) -> None:
-        count = queryset.filter(enabled=True).update(enabled=False, disabled_at=timezone.now())
+    def disable(self, request: HttpRequest, queryset: LeadPostUrlQuerySet) -> None:
+        count = queryset.disable()
         messages.success(request, f"Disabled {count} URL(s).")
 
     @admin.action(description="Enable selected URLs")
-    def enable(self, request: HttpRequest, queryset: QuerySet[LeadPostUrl]) -> None:
-        count = queryset.filter(enabled=False).update(enabled=True, disabled_at=None)
+    def enable(self, request: HttpRequest, queryset: LeadPostUrlQuerySet) -> None:
+        count = queryset.enable()
         messages.success(request, f"Enabled {count} URL(s).")
 
 

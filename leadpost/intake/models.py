@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from leadpost.accounts.models import Account
 from leadpost.lib.choices import RecordType
-from leadpost.lib.tokens import hash_token, new_token
+from leadpost.lib.tokens import issue_token
+
+
+class LeadPostUrlQuerySet(models.QuerySet["LeadPostUrl"]):
+    """What operators do to several URLs at once (the admin's actions, the command line)."""
+
+    def disable(self) -> int:
+        """Disable the enabled URLs among these; how many were. Their next post gets the 404 of
+        an unknown URL (SPEC §3): a post reads `enabled` fresh (intake/config.py)."""
+        return self.filter(enabled=True).update(enabled=False, disabled_at=timezone.now())
+
+    def enable(self) -> int:
+        """Enable the disabled URLs among these; how many were."""
+        return self.filter(enabled=False).update(enabled=True, disabled_at=None)
+
+    def with_post_counts(self) -> LeadPostUrlQuerySet:
+        """Each URL with `posts_<result>` for every PostResult and `last_post_at`, in one query.
+
+        Read from the post log (see LeadPostUrl's docstring), so they cover only the posts it still
+        keeps (LEADPOST_POST_LOG_RETENTION_DAYS).
+        """
+        counts: dict[str, Any] = {
+            f"posts_{result}": Count("posts", filter=Q(posts__result=result))
+            for result in PostResult
+        }
+        return self.annotate(**counts, last_post_at=Max("posts__received_at"))
 
 
 class LeadPostUrl(models.Model):
@@ -38,6 +66,8 @@ class LeadPostUrl(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
 
+    objects = LeadPostUrlQuerySet.as_manager()
+
     class Meta:
         verbose_name = "Lead Post URL"
         ordering = ["account", "label", "id"]
@@ -50,15 +80,25 @@ class LeadPostUrl(models.Model):
         cls, account: Account, label: str, default_lead_source: str = ""
     ) -> tuple[LeadPostUrl, str]:
         """Create a URL; its token is returned here and never again (SPEC §1)."""
-        token = new_token()
+        secret = issue_token()
         row = cls.objects.create(
             account=account,
             label=label,
-            token_hash=hash_token(token),
-            prefix=token[:6],
+            token_hash=secret.hash,
+            prefix=secret.prefix,
             default_lead_source=default_lead_source,
         )
-        return row, token
+        return row, secret.token
+
+    def rotate(self) -> str:
+        """Give this URL a new token, returned here and never again; the old one stops working
+        when this commits. The row stays: its label, settings, rate window and post log with it.
+        Saving it moves the account's config_version, so no process keeps a view of the old one."""
+        secret = issue_token()
+        self.token_hash, self.prefix = secret.hash, secret.prefix
+        with transaction.atomic():  # the new hash and the version move together
+            self.save(update_fields=["token_hash", "prefix"])
+        return secret.token
 
     @staticmethod
     def full_url(token: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -100,6 +102,42 @@ def test_console_script_speaks_dashes():
     )
     assert result.returncode == 0, result.stderr
     assert "--lead-source" in result.stdout
+
+
+def test_manage_py_is_the_console_script_on_leadpost_settings():
+    manage = Path(__file__).resolve().parents[3] / "manage.py"
+    # No DJANGO_SETTINGS_MODULE: manage.py picks leadpost.settings itself (the test's secrets and
+    # data folder are in the environment it passes on).
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    def manage_py(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(manage), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+            cwd="/",
+        )
+
+    shown = manage_py(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.SETTINGS_MODULE)",
+    )
+    assert (shown.returncode, shown.stdout) == (0, "leadpost.settings\n"), shown.stderr
+    for spelling in ("rotate-url", "rotate_url"):
+        helped = manage_py(spelling, "--help")
+        assert helped.returncode == 0, helped.stderr
+        assert helped.stdout.startswith("usage: leadpost rotate_url ")
+    refused = manage_py("disable-url", "abc")
+    assert refused.returncode == 1
+    assert (
+        refused.stderr
+        == "CommandError: URL_ID must be a number such as 12: the id of the Lead Post URL.\n"
+    )
 
 
 def test_purge_post_log_deletes_only_older_entries(vendor_url, capsys):

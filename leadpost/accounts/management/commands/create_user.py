@@ -16,7 +16,7 @@ class Command(OperatorCommand):
     help = "Create a user (a member of an account's staff; agents are users)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--account", type=int, required=True)
+        parser.add_argument("--account", required=True, help="The account's id.")
         parser.add_argument("--first-name", required=True)
         parser.add_argument("--last-name", required=True)
         parser.add_argument("--email", default="")

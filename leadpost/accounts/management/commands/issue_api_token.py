@@ -13,7 +13,7 @@ class Command(OperatorCommand):
     help = "Issue a read-API token for an account. The token is printed once, here."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--account", type=int, required=True)
+        parser.add_argument("--account", required=True, help="The account's id.")
         parser.add_argument("--label", default="", help="Who uses it, e.g. the CRM's name.")
         super().add_arguments(parser)
 

@@ -13,7 +13,7 @@ class Command(OperatorCommand):
     help = "Issue a Lead Post URL for an account and a vendor. The URL is printed once, here."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--account", type=int, required=True)
+        parser.add_argument("--account", required=True, help="The account's id.")
         parser.add_argument("--label", required=True, help="The vendor's name, e.g. Datalot.")
         parser.add_argument("--lead-source", default="", help="Default lead source of its posts.")
         super().add_arguments(parser)
