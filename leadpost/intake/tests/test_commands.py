@@ -154,3 +154,20 @@ def test_purge_post_log_deletes_only_older_entries(vendor_url, capsys):
     result = run("purge-post-log", "--json", capsys=capsys)
     assert result["deleted"] == 2
     assert PostLog.objects.count() == 2
+
+
+def test_purge_post_log_days_0_keeps_nothing_and_a_negative_count_is_refused(vendor_url, capsys):
+    url = vendor_url[0]
+    for hours in (30, 2):
+        PostLog.objects.create(
+            account=url.account,
+            lead_post_url=url,
+            status_code=200,
+            result="created",
+            received_at=timezone.now() - dt.timedelta(hours=hours),
+        )
+    with pytest.raises(CommandError, match="--days"):
+        call_command("purge_post_log", "--days", "-1")
+    assert PostLog.objects.count() == 2
+    assert run("purge-post-log", "--days", "0", "--json", capsys=capsys)["deleted"] == 2
+    assert PostLog.objects.count() == 0

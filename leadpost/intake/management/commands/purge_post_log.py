@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from leadpost.intake.models import PostLog, RateWindow
@@ -24,7 +24,11 @@ class Command(OperatorCommand):
         super().add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        days = options["days"] or settings.LEADPOST_POST_LOG_RETENTION_DAYS
+        days = options["days"]
+        if days is None:
+            days = settings.LEADPOST_POST_LOG_RETENTION_DAYS
+        elif days < 0:
+            raise CommandError("--days must be 0 (keep nothing) or more")
         now = timezone.now()
         cutoff = now - dt.timedelta(days=days)
         deleted = 0
