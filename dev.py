@@ -263,9 +263,8 @@ def recorded_hash(lock: Path) -> str | None:
             first = f.readline().strip()
     except OSError:
         return None
-    if first.startswith(INPUTS_MARK):
-        return first[len(INPUTS_MARK) :].split()[0]
-    return None
+    recorded = first[len(INPUTS_MARK) :].split() if first.startswith(INPUTS_MARK) else []
+    return recorded[0] if recorded else None
 
 
 def stale_locks(pyproject: dict, locks: Sequence[Path]) -> list[Path]:
