@@ -6,10 +6,14 @@
                                       Debian's chromium for the browser tests when missing
     python3 dev.py lint               ruff check, ruff format --check, mypy leadpost
     python3 dev.py setup              only create or refresh the virtualenv in .venv
+    python3 dev.py lock [--upgrade [PACKAGE...]]
+                                      regenerate requirements/*.txt from pyproject.toml (with uv);
+                                      --upgrade: newest versions of all (or only the named) packages
 
 This file runs on any python3 >= 3.8 with the standard library alone: its job is to find a
-Python >= 3.12 (Django 6.1 needs it), build `.venv` with it and install the project there.
-Re-runs are fast: pip runs again only when pyproject.toml has changed since the last install.
+Python >= 3.12 (Django 6.1 needs it), build `.venv` with it and install the project there from
+the lock file requirements/dev.txt (every distribution pinned with its hashes). Re-runs are fast:
+pip runs again only when the lock file or pyproject.toml has changed since the last install.
 
 Environment:
     LEADPOST_PYTHON   use this interpreter for .venv instead of searching for one
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,8 +44,23 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 VENV_PYTHON = VENV_BIN / ("python.exe" if os.name == "nt" else "python")
-STAMP = VENV / ".leadpost-installed"  # sha256 of pyproject.toml at the last successful install
+STAMP = VENV / ".leadpost-installed"  # sha256 of the dev lock and pyproject.toml, last install
 PYPROJECT = ROOT / "pyproject.toml"
+
+# The lock files: every distribution, transitive ones included, pinned with the hashes of all its
+# files on PyPI, resolved once for every Python and platform we support (`uv pip compile
+# --universal`). Each is made from pyproject.toml's dependencies plus these extras, and from
+# [build-system].requires, so that `pip install --no-build-isolation` builds the project with a
+# locked setuptools too.
+REQUIREMENTS = ROOT / "requirements"
+DEV_LOCK = REQUIREMENTS / "dev.txt"
+PRODUCTION_LOCK = REQUIREMENTS / "production.txt"
+LOCK_EXTRAS = {DEV_LOCK: ("s3", "dev"), PRODUCTION_LOCK: ("s3",)}
+LOCK_COMMAND = "python3 dev.py lock"
+LOCK_PYTHON = "3.12"  # the oldest Python we support; the universal lock holds for the newer ones
+UV_VERSION = "0.13.8"  # the uv that `dev.py lock` installs into .venv to write the locks
+# The first line of each lock: a hash of the parts of pyproject.toml it was made from.
+INPUTS_MARK = "# leadpost-lock-inputs: sha256="
 
 # Printed by each candidate interpreter: its version and the prefix a venv made from it reports
 # as sys.base_prefix (so we can tell which interpreter an existing .venv was made from).
@@ -169,7 +190,10 @@ def venv_is_usable() -> Interpreter | None:
     return interp
 
 
-def ensure_venv(command: str) -> None:
+def ensure_venv(command: str, install: bool = True) -> None:
+    if install:
+        # Before anything is built: a stale lock would install what pyproject.toml no longer says.
+        check_locks(command)
     existing = venv_is_usable()
     if existing is not None and os.environ.get("LEADPOST_PYTHON"):
         wanted = find_python(command)
@@ -190,23 +214,100 @@ def ensure_venv(command: str) -> None:
                 f"could not create .venv with {interp.path}. On Debian/Ubuntu its venv "
                 f"module is a separate package: sudo apt-get install python{minor}-venv"
             )
-    ensure_installed()
+    if install:
+        ensure_installed()
 
 
-def pyproject_hash() -> str:
-    return hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+# --------------------------------------------------------------------------- the lock files
+
+_READ_TOML = (
+    "import json, sys, tomllib; json.dump(tomllib.load(open(sys.argv[1], 'rb')), sys.stdout)"
+)
 
 
-def ensure_installed() -> None:
-    wanted = pyproject_hash()
+def read_pyproject(path: Path = PYPROJECT, command: str = "setup") -> dict:
     try:
-        if STAMP.read_text().strip() == wanted:
-            return
+        import tomllib
+    except ImportError:  # the python3 running dev.py is older than 3.11: ask a newer one
+        interp = venv_is_usable() or find_python(command)
+        out = subprocess.run(
+            [interp.path, "-c", _READ_TOML, str(path)], stdout=subprocess.PIPE, check=True
+        ).stdout
+        return json.loads(out.decode())
+    with open(str(path), "rb") as f:
+        return tomllib.load(f)
+
+
+def lock_inputs(pyproject: dict) -> dict:
+    """The parts of pyproject.toml that the locks are made from (order within a list aside)."""
+    project = pyproject.get("project", {})
+    extras = project.get("optional-dependencies", {})
+    names = sorted({e for es in LOCK_EXTRAS.values() for e in es})
+    return {
+        "requires-python": project.get("requires-python", ""),
+        "dependencies": sorted(project.get("dependencies", [])),
+        "extras": {name: sorted(extras.get(name, [])) for name in names},
+        "build-system": sorted(pyproject.get("build-system", {}).get("requires", [])),
+    }
+
+
+def inputs_hash(pyproject: dict) -> str:
+    blob = json.dumps(lock_inputs(pyproject), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def recorded_hash(lock: Path) -> str | None:
+    """The inputs hash written on a lock's first line, or None when there is none."""
+    try:
+        with open(str(lock)) as f:
+            first = f.readline().strip()
     except OSError:
-        pass
-    say("installing leadpost and its dependencies into .venv (pip install -e '.[dev]')")
+        return None
+    recorded = first[len(INPUTS_MARK) :].split() if first.startswith(INPUTS_MARK) else []
+    return recorded[0] if recorded else None
+
+
+def stale_locks(pyproject: dict, locks: Sequence[Path]) -> list[Path]:
+    """The lock files that are missing or were not made from this pyproject.toml."""
+    wanted = inputs_hash(pyproject)
+    return [lock for lock in locks if recorded_hash(lock) != wanted]
+
+
+def check_locks(command: str) -> None:
+    stale = stale_locks(read_pyproject(PYPROJECT, command), list(LOCK_EXTRAS))
+    if stale:
+        names = " and ".join(str(p.relative_to(ROOT)) for p in stale)
+        verb = "is" if len(stale) == 1 else "are"
+        die(
+            f"{names} {verb} missing or out of date with pyproject.toml's dependencies: "
+            f"run `{LOCK_COMMAND}` and commit requirements/"
+        )
+
+
+_LOCKED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_names(lock: Path) -> set[str]:
+    """The (canonical) names of the distributions a lock pins."""
+    names = set()
+    for line in lock.read_text().splitlines():
+        m = _LOCKED.match(line)
+        if m:
+            names.add(canonical(m.group(1)))
+    return names
+
+
+# --------------------------------------------------------------------------- installing
+
+
+def pip(args: Sequence[str]) -> int:
+    """Run .venv's pip, hiding the warnings a machine's pip.conf can make by the hundred."""
     proc = subprocess.Popen(
-        [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "-e", ".[dev]"],
+        [str(VENV_PYTHON), "-m", "pip", *args],
         cwd=str(ROOT),
         stderr=subprocess.PIPE,
         universal_newlines=True,
@@ -218,9 +319,63 @@ def ensure_installed() -> None:
         if "WARNING: Location 'file:" in line and "is ignored" in line:
             continue
         sys.stderr.write(line)
-    returncode = proc.wait()
-    if returncode != 0:
-        die(f"pip install failed (exit {returncode}); see its output above.")
+    return proc.wait()
+
+
+def installed_stamp() -> str:
+    # pyproject.toml too: it names the `leadpost` script that the editable install makes.
+    digest = hashlib.sha256(DEV_LOCK.read_bytes())
+    digest.update(b"\0")
+    digest.update(PYPROJECT.read_bytes())
+    return digest.hexdigest()
+
+
+# Kept in .venv though no lock names them: pip itself, the project, and the uv of `dev.py lock`.
+NOT_LOCKED = {"pip", "leadpost", "uv"}
+
+
+def remove_unlocked() -> None:
+    """Uninstall what an older lock installed and this one no longer names."""
+    out = subprocess.run(
+        [str(VENV_PYTHON), "-m", "pip", "list", "--format=json"],
+        stdout=subprocess.PIPE,
+        check=True,
+    ).stdout
+    keep = locked_names(DEV_LOCK) | NOT_LOCKED
+    extra = sorted(d["name"] for d in json.loads(out.decode()) if canonical(d["name"]) not in keep)
+    if extra:
+        say("removing what the lock no longer names: " + ", ".join(extra))
+        if pip(["uninstall", "--quiet", "--yes", *extra]) != 0:
+            die("pip uninstall failed; see its output above.")
+
+
+def ensure_installed() -> None:
+    wanted = installed_stamp()
+    try:
+        if STAMP.read_text().strip() == wanted:
+            return
+    except OSError:
+        pass
+    lock = str(DEV_LOCK.relative_to(ROOT))
+    say(f"installing the locked dependencies into .venv (pip install --require-hashes -r {lock})")
+    code = pip(["install", "--quiet", "--require-hashes", "-r", lock])
+    if code != 0:
+        die(f"pip install failed (exit {code}); see its output above.")
+    remove_unlocked()
+    # --no-deps: everything came from the lock; --no-build-isolation: build with the locked
+    # setuptools now in .venv rather than whatever pip would fetch into a build environment.
+    say("installing leadpost itself (pip install --no-deps --no-build-isolation -e .)")
+    code = pip(["install", "--quiet", "--no-deps", "--no-build-isolation", "-e", "."])
+    if code != 0:
+        die(f"pip install -e . failed (exit {code}); see its output above.")
+    check = subprocess.run(
+        [str(VENV_PYTHON), "-m", "pip", "check"], stdout=subprocess.PIPE, text=True
+    )
+    if check.returncode != 0:
+        sys.stderr.write(check.stdout)
+        die(
+            f"pip check: .venv misses or conflicts in what the lock installed: run `{LOCK_COMMAND}`."
+        )
     tmp = STAMP.with_suffix(".tmp")
     tmp.write_text(wanted + "\n")
     os.replace(str(tmp), str(STAMP))
@@ -245,6 +400,81 @@ def leadpost_cli() -> str:
 def cmd_setup(args: list[str]) -> int:
     ensure_venv("setup")
     say(f"ready: {VENV_PYTHON}")
+    return 0
+
+
+LOCK_USAGE = "usage: python3 dev.py lock [--upgrade [PACKAGE...]]"
+
+
+def ensure_uv() -> str:
+    """.venv's uv, installed there (pinned) when missing or another version."""
+    uv = VENV_BIN / ("uv.exe" if os.name == "nt" else "uv")
+    try:
+        version = subprocess.run(
+            [str(uv), "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True
+        ).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    if version.split()[1:2] != [UV_VERSION]:
+        say(f"installing uv {UV_VERSION} into .venv to write the lock files")
+        if pip(["install", "--quiet", f"uv=={UV_VERSION}"]) != 0:
+            die("pip install uv failed; see its output above.")
+    return str(uv)
+
+
+def lock_header(pyproject: dict, extras: Sequence[str]) -> str:
+    return (
+        f"{INPUTS_MARK}{inputs_hash(pyproject)}\n"
+        f"# Written by `{LOCK_COMMAND}` from pyproject.toml: its dependencies, "
+        f"extra{'s' if len(extras) > 1 else ''} {' and '.join(extras)},\n"
+        "# and [build-system].requires (setuptools, for --no-build-isolation). Do not edit by "
+        "hand.\n"
+    )
+
+
+def cmd_lock(args: list[str]) -> int:
+    """Write requirements/dev.txt, then requirements/production.txt within it, with uv."""
+    upgrade: list[str] = []
+    if args and args[0] == "--upgrade":
+        upgrade = ["--upgrade"] if len(args) == 1 else []
+        for name in args[1:]:
+            if name.startswith("-"):
+                die(LOCK_USAGE)
+            upgrade += ["--upgrade-package", name]
+    elif args:
+        die(LOCK_USAGE)
+    ensure_venv("lock", install=False)  # only for uv: the locks are made, not read, here
+    uv = ensure_uv()
+    pyproject = read_pyproject(PYPROJECT, "lock")
+    build_requires = "".join(
+        r + "\n" for r in pyproject.get("build-system", {}).get("requires", [])
+    )
+    REQUIREMENTS.mkdir(exist_ok=True)
+    for lock in (DEV_LOCK, PRODUCTION_LOCK):
+        extras = LOCK_EXTRAS[lock]
+        rel = str(lock.relative_to(ROOT))
+        # uv keeps the versions of the file it writes to unless told to upgrade: start from the
+        # current lock, so that a plain `lock` changes only what pyproject.toml changed.
+        tmp = lock.with_name("." + lock.name + ".tmp")
+        if lock.exists():
+            shutil.copyfile(str(lock), str(tmp))
+        argv = [uv, "pip", "compile", "pyproject.toml", "-"]  # "-": build_requires on stdin
+        for extra in extras:
+            argv += ["--extra", extra]
+        argv += ["--universal", "--python-version", LOCK_PYTHON, "--generate-hashes"]
+        argv += ["--custom-compile-command", LOCK_COMMAND, "--quiet", "--output-file", str(tmp)]
+        if lock != DEV_LOCK:
+            # Production runs the versions the tests ran: the dev lock constrains it.
+            argv += ["--constraint", str(DEV_LOCK.relative_to(ROOT))]
+        say(f"writing {rel}")
+        result = subprocess.run(argv + upgrade, cwd=str(ROOT), input=build_requires.encode())
+        if result.returncode != 0:
+            if tmp.exists():
+                tmp.unlink()
+            die(f"uv pip compile failed for {rel} (exit {result.returncode}); see above.")
+        tmp.write_text(lock_header(pyproject, extras) + tmp.read_text())  # uv rewrote it whole
+        os.replace(str(tmp), str(lock))
+    say(f"locked; `python3 dev.py setup` installs {DEV_LOCK.relative_to(ROOT)} into .venv")
     return 0
 
 
@@ -348,7 +578,13 @@ def _redact(url: str) -> str:
     return url
 
 
-COMMANDS = {"setup": cmd_setup, "demo": cmd_demo, "test": cmd_test, "lint": cmd_lint}
+COMMANDS = {
+    "setup": cmd_setup,
+    "demo": cmd_demo,
+    "test": cmd_test,
+    "lint": cmd_lint,
+    "lock": cmd_lock,
+}
 
 
 def main(argv: list[str]) -> int:
