@@ -5,6 +5,9 @@
     python3 dev.py test [ARGS...]     set up and run every test (ARGS go to pytest); installs
                                       Debian's chromium for the browser tests when missing
     python3 dev.py lint               ruff check, ruff format --check, mypy leadpost
+    python3 dev.py cluster up|status|test|bench|down [ARGS...]
+                                      the production set-up of deploy/README.md on this machine
+                                      (PostgreSQL, SeaweedFS, 3 app servers, 2 workers, haproxy)
     python3 dev.py setup              only create or refresh the virtualenv in .venv
     python3 dev.py lock [--upgrade [PACKAGE...]]
                                       regenerate requirements/*.txt from pyproject.toml (with uv);
@@ -568,6 +571,13 @@ def cmd_lint(args: list[str]) -> int:
     return 0
 
 
+def cmd_cluster(args: list[str]) -> int:
+    ensure_venv("cluster")
+    # The cluster brings its own database and settings; a developer's would only confuse it.
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return run([str(VENV_PYTHON), "-m", "deploy.cluster", *args], env)
+
+
 def _redact(url: str) -> str:
     """postgres://user:secret@host/db -> postgres://user:***@host/db"""
     scheme, sep, rest = url.partition("://")
@@ -584,6 +594,7 @@ COMMANDS = {
     "test": cmd_test,
     "lint": cmd_lint,
     "lock": cmd_lock,
+    "cluster": cmd_cluster,
 }
 
 
