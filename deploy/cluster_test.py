@@ -251,6 +251,7 @@ def run(cluster: Cluster, posts: int, keep: bool) -> int:
         say(f"posted in {seconds:.1f} s ({posts / seconds:.0f} leads/s); " + "; ".join(chaos_log))
         stuck = wait_for_downloads(account_id, timeout=120)
         verify(cluster, checks, leads, account_id, token, api_token, files, stuck)
+        check_readiness(cluster, checks, url)
     finally:
         files.shutdown()
         if keep:
@@ -484,6 +485,58 @@ def verify(
         ", ".join(leaked) or f"{len(list(cluster.logs.glob('*.log')))} logs read",
     )
     print(f"\n  lost {len(unanswered)}, duplicated {duplicated}, stuck {stuck}")
+
+
+def check_readiness(cluster: Cluster, checks: Checks, url: str) -> None:
+    """PostgreSQL stopped: every app server unready, and a vendor told to retry; started again:
+    ready, and the next post stored."""
+    import httpx
+
+    from deploy.cluster import http_status
+
+    def readyz() -> list[int | None]:
+        return [
+            http_status(f"http://127.0.0.1:{cluster.ports.app(n)}/readyz")
+            for n in range(1, APP_SERVERS + 1)
+        ]
+
+    def wait(expected: int, timeout: float = 30) -> list[int | None]:
+        deadline = time.monotonic() + timeout
+        while (seen := readyz()) != [expected] * APP_SERVERS and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return seen
+
+    say("stopping PostgreSQL")
+    cluster.postgres_down()
+    seen = wait(503)
+    checks.check(
+        seen == [503] * APP_SERVERS, "with PostgreSQL stopped, every /readyz is 503", f"{seen}"
+    )
+    time.sleep(2.5)  # haproxy's checks: inter 1s, fall 2
+    with httpx.Client(verify=str(cluster.ca_file), timeout=30) as client:
+        reply = client.post(
+            url, data={"firstName": "Ready", "lastName": "Check", "externalID": "readiness-1"}
+        )
+        body = reply.json() if reply.headers.get("content-type") == "application/json" else {}
+        checks.check(
+            reply.status_code == 503
+            and "Retry-After" in reply.headers
+            and body.get("result") == "error",
+            "... and a post through haproxy gets a JSON 503 with Retry-After",
+            f"{reply.status_code} {body.get('errors', [{}])[0].get('code')}",
+        )
+        say("starting PostgreSQL again")
+        cluster.postgres_up()
+        seen = wait(200)
+        time.sleep(2.5)  # haproxy's checks: rise 2
+        reply = client.post(
+            url, data={"firstName": "Ready", "lastName": "Check", "externalID": "readiness-1"}
+        )
+        checks.check(
+            seen == [200] * APP_SERVERS and reply.status_code == 200,
+            "PostgreSQL back: every /readyz is 200 and the next post is stored",
+            f"{seen}, post {reply.status_code}",
+        )
 
 
 def bench(cluster: Cluster, duration: int, keep: bool) -> int:
