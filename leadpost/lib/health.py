@@ -151,7 +151,8 @@ class Readiness:
             states[name] = "checking"
             try:
                 states[name] = await loop.run_in_executor(self._pool, check)
-            except _CheckFailed as failed:
+            except Exception as exc:  # a check's own failure, or one nobody foresaw: unready
+                failed = exc if isinstance(exc, _CheckFailed) else _CheckFailed(_failed(exc), exc)
                 states[name] = failed.state
                 self._report(name, failed)
                 return False
