@@ -31,9 +31,13 @@ def log_formatter(log_format: str) -> dict[str, Any]:
 
 
 # The post id of the request being handled (the X-Lead-Post-Id of its answer), once it is known:
-# set by the lead endpoint where it makes that header, cleared when a thread takes a new request
-# (`wsgithreads`), and set by the front around the access-log line.
+# set by the lead endpoint where it makes that header, cleared as each request starts (Django's
+# `request_started`, connected by the intake app), and set by the front around the access line.
 current_post_id: ContextVar[int | None] = ContextVar("leadpost_post_id", default=None)
+
+
+def forget_post_id(**kwargs: Any) -> None:
+    current_post_id.set(None)
 
 
 class JsonFormatter(logging.Formatter):

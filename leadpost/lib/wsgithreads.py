@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from leadpost.lib.front import Message, Receive, Scope, Send
-from leadpost.lib.jsonlog import current_post_id
 from leadpost.lib.requestbody import FRONT_EXTENSION, RequestBody
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -128,9 +127,6 @@ class ThreadedWSGI:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leadpost-app")
 
     def _run(self, environ: dict[str, Any]) -> _Answer:
-        # A pool thread keeps its context from one request to the next: the last post's id
-        # must not reach this request's log lines.
-        current_post_id.set(None)
         answer = _Answer()
         result = self.wsgi(environ, answer.start_response)
         pieces = _pieces(iter(result))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from leadpost.intake.models import LeadPostUrl
-from leadpost.lib.jsonlog import JsonFormatter, current_post_id
+from leadpost.lib.jsonlog import JsonFormatter, current_post_id, forget_post_id
 from leadpost.lib.logredact import RedactingFilter
 
 TOKEN = "Zq3xW9-v_Kp2Lm8Rt5Yb1Nc7Hd4Jf6Gs0Qa2We9Xu"  # shaped like a Lead Post URL token
@@ -35,6 +35,7 @@ def _logger(stream: io.StringIO) -> logging.Logger:
 
 
 def test_a_hostile_message_is_one_valid_redacted_json_line():
+    forget_post_id()  # as a request starts
     stream = io.StringIO()
     logger = _logger(stream)
     hostile = 'quote " backslash \\ newline \n return \r NUL \x00 sep \u2028 nel \x85 end'
@@ -65,6 +66,13 @@ def test_a_hostile_message_is_one_valid_redacted_json_line():
     for text in (output, first["message"], first["exception"]):
         assert TOKEN[:7] not in text
         assert SSN not in text and "123456789" not in text
+
+
+def test_a_new_request_does_not_carry_the_last_posts_id(post):
+    assert post({"firstName": "Ann", "lastName": "Lee"}).status_code == 200
+    assert current_post_id.get() is not None  # this thread's context, after the post
+    assert post({"firstName": "Ann"}, suffix="/nowhere").status_code == 404
+    assert current_post_id.get() is None  # cleared as the next request started
 
 
 @pytest.mark.django_db(transaction=True)
