@@ -16,7 +16,7 @@ per variant; only a difference that holds in most rounds means something.
 
 Each --variant is "NAME: OPTIONS" with OPTIONS among --engine ENGINE, --db-setting NAME=JSON,
 --db-option NAME=JSON, --workers N, --threads N (gunicorn's threaded worker), --no-access-log,
---root DIR (another checkout, with this bench/ copied into it).
+--root DIR (another checkout, with this bench/ copied into it), --env NAME=VALUE (a setting).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def variant_options(text: str) -> tuple[str, argparse.Namespace]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--root", type=Path)
+    parser.add_argument("--env", action="append", default=[])
     return name.strip(), parser.parse_args(shlex.split(options))
 
 
@@ -85,6 +86,7 @@ def main() -> int:
             engine=options.engine,
             db_options=pairs(options.db_option),
             db_settings=pairs(options.db_setting),
+            extra_env=dict(item.split("=", 1) for item in options.env),
             **({"root": options.root.resolve()} if options.root else {}),
         )
         variants.append((name, service))

@@ -5,13 +5,19 @@ Granian (a Rust HTTP server) parses HTTP and holds connections, idle and slow on
 no cost to Python; `leadpost.asgi` receives each body whole on the event loop before Django runs
 in a pool of threads. Run as `python -m leadpost.server [--bind HOST:PORT] [--workers N]`; every
 other knob is a setting (README.md, "Settings").
+
+With `LEADPOST_METRICS_BIND` set, this (the master) process also serves the Prometheus scrape on
+that address, summing every worker's counts from a folder made fresh for each start
+(leadpost/lib/metrics.py); `/healthz` and `/readyz` are answered by every worker (lib/health.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +31,7 @@ class ServerConfig:
     port: int
     workers: int
     threads: int
+    metrics: tuple[str, int] | None = None  # where the Prometheus scrape is served, if anywhere
 
     @property
     def bind(self) -> str:
@@ -47,11 +54,24 @@ def config(bind: str | None = None, workers: int | None = None) -> ServerConfig:
         raise ImproperlyConfigured(
             f"the number of workers must be 0 (one per core) or more, not {count}"
         )
+    metrics = None
+    if settings.LEADPOST_METRICS_BIND:
+        try:
+            metrics = parse_bind(settings.LEADPOST_METRICS_BIND)
+        except ImproperlyConfigured:
+            raise ImproperlyConfigured(
+                f"LEADPOST_METRICS_BIND must be HOST:PORT, not {settings.LEADPOST_METRICS_BIND!r}"
+            ) from None
+        if metrics == (host, port):
+            raise ImproperlyConfigured(
+                "LEADPOST_METRICS_BIND must differ from the address vendors post to"
+            )
     return ServerConfig(
         host=host,
         port=port,
         workers=count or (os.cpu_count() or 1),
         threads=settings.LEADPOST_THREADS,
+        metrics=metrics,
     )
 
 
@@ -73,18 +93,19 @@ def unsafe_settings() -> list[str]:
 
 
 def log_config() -> dict[str, Any]:
-    """Granian's own log lines go through the same redacting filter as the app's (SPEC §9)."""
+    """Granian's own log lines go through the same redacting filter as the app's (SPEC §9), in
+    the same format (`LEADPOST_LOG_FORMAT`)."""
+    from leadpost.lib.jsonlog import log_formatter
+
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"redact": {"()": "leadpost.lib.logredact.RedactingFilter"}},
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        },
+        "formatters": {"leadpost": log_formatter(settings.LEADPOST_LOG_FORMAT)},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": "leadpost",
                 "filters": ["redact"],
             },
         },
@@ -129,13 +150,34 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadpost.settings")
     import django
 
+    metrics_dir = None
     try:
+        if settings.LEADPOST_METRICS_BIND:
+            # Before anything imports prometheus_client, which picks its storage on import: the
+            # workers (forked from this process) then write their counts where the scrape reads.
+            metrics_dir = tempfile.mkdtemp(prefix="leadpost-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         django.setup()
         cfg = config(args.bind, args.workers)
     except ImproperlyConfigured as exc:
         sys.stderr.write(f"leadpost: {exc}\n")
         return 2
-    server(cfg).serve()
+    try:
+        scrape = None
+        if cfg.metrics is not None:
+            from leadpost.lib import metrics
+
+            try:
+                scrape = metrics.serve(*cfg.metrics)
+            except OSError as exc:
+                sys.stderr.write(f"leadpost: cannot serve metrics on {cfg.metrics}: {exc}\n")
+                return 2
+        server(cfg).serve()
+        if scrape is not None:
+            scrape.shutdown()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

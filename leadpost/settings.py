@@ -17,6 +17,8 @@ import django_stubs_ext
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from leadpost.lib import jsonlog
+
 # Lets `admin.ModelAdmin[Account]` and friends be subscripted at run time, for the type checker.
 django_stubs_ext.monkeypatch()
 
@@ -50,6 +52,15 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
     return number
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env_str(name, default) or default).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(choices)}, not {os.environ.get(name)!r}"
+        )
+    return value
 
 
 def env_list(name: str) -> list[str]:
@@ -205,6 +216,13 @@ def _database() -> dict[str, Any]:
                 conn_health_checks=env_bool("LEADPOST_CONN_HEALTH_CHECKS", False),
             )
         )
+        if config["ENGINE"].endswith("postgresql"):
+            # libpq waits for a connection as long as the kernel does (minutes, when packets to a
+            # stopped server are dropped): a post then holds a thread, and /readyz cannot say
+            # "unready" in time. A `connect_timeout` in the URL's query string wins.
+            config.setdefault("OPTIONS", {}).setdefault(
+                "connect_timeout", env_int("LEADPOST_DB_CONNECT_TIMEOUT", 3, minimum=1)
+            )
         return config
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     config = _sqlite(str(DATA_DIR / "leadpost.sqlite3"))
@@ -327,8 +345,14 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every star
 SESSION_COOKIE_SECURE = env_bool("LEADPOST_SECURE_COOKIES", not DEV)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# Prometheus metrics (leadpost/lib/metrics.py), served by `leadpost serve`'s master process on an
+# address of their own, never the one vendors post to; off when unset.
+LEADPOST_METRICS_BIND = env_str("LEADPOST_METRICS_BIND", "") or ""
+
 # Logging to stderr. Every handler carries the redacting filter (no URL token beyond 6 characters,
 # no SSN: SPEC §9), whoever logs; client mistakes reported by django.security are one warning line.
+# `json`: one JSON object per line (leadpost/lib/jsonlog.py), with the request's post id.
+LEADPOST_LOG_FORMAT = env_choice("LEADPOST_LOG_FORMAT", "plain", jsonlog.FORMATS)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -336,11 +360,11 @@ LOGGING = {
         "redact": {"()": "leadpost.lib.logredact.RedactingFilter"},
         "quiet_security": {"()": "leadpost.lib.logredact.QuietSecurityFilter"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {LEADPOST_LOG_FORMAT: jsonlog.log_formatter(LEADPOST_LOG_FORMAT)},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LEADPOST_LOG_FORMAT,
             "filters": ["quiet_security", "redact"],
         }
     },

@@ -28,6 +28,8 @@ from leadpost.intake.ratelimit import allow_post
 from leadpost.lib.choices import RecordType
 from leadpost.lib.clientaddr import client_ip
 from leadpost.lib.dberrors import is_passing
+from leadpost.lib.jsonlog import current_post_id
+from leadpost.lib.metrics import count_post
 from leadpost.lib.problems import Problem
 from leadpost.lib.requestbody import BodyState, RequestBody, read_body
 from leadpost.lib.tokens import hash_token
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 FORM_TYPE = "application/x-www-form-urlencoded"
 # RFC 9110 token characters: what a charset name may be made of.
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}")
+# The metrics' result of a post to no known URL (no post-log row: SPEC §9 logs known URLs only).
+UNKNOWN_URL = "unknown_url"
 
 
 def _json(
@@ -45,6 +49,7 @@ def _json(
     response = JsonResponse(body, status=status)
     if post_id is not None:
         response["X-Lead-Post-Id"] = str(post_id)
+        current_post_id.set(post_id)  # what this request logs from here on carries it
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     response["Cache-Control"] = "no-store"
@@ -142,6 +147,7 @@ def answer(outcome: PostOutcome) -> Answer:
 
 
 def _respond(outcome: PostOutcome) -> JsonResponse:
+    count_post(outcome.log.lead_post_url_id, outcome.result)
     given = answer(outcome)
     return _json(given.status, given.body, given.post_id, **given.headers)
 
@@ -188,12 +194,14 @@ def lead_post(request: HttpRequest, token: str, dry_run: bool = False) -> JsonRe
         # The database is locked past the busy timeout, restarting, or out of reach: the vendor
         # must retry, and must not read a 500 as "our fault, give up" (SPEC §3).
         logger.warning("lead post not stored, database unavailable: %s", type(exc).__name__)
+        count_post(None, PostResult.UNAVAILABLE)
         return _unavailable()
 
 
 @csrf_exempt
 def no_such_url(request: HttpRequest, path: str = "") -> JsonResponse:
     """Any other path under /leadpost/: the JSON 404 of an unknown URL (SPEC §2, §3)."""
+    count_post(None, UNKNOWN_URL)
     return _json(404, _error("unknown_url", "No Lead Post URL here."))
 
 
@@ -263,6 +271,7 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
     config = config_for(hash_token(token))
     if config is None:
         # Unknown and disabled URLs get the same answer, so a token cannot be probed (SPEC §3).
+        count_post(None, UNKNOWN_URL)
         return _json(404, _error("unknown_url", "No Lead Post URL here."))
 
     url = config.url
@@ -298,6 +307,7 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
             dry_run=dry_run,
         )
         if status == 503:
+            count_post(url.pk, result)
             return _unavailable(outcome.log.pk, error.message)
         return _respond(outcome)
 

@@ -19,7 +19,10 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from leadpost.lib import health
 from leadpost.lib.clientaddr import client_ip
+from leadpost.lib.jsonlog import current_post_id
+from leadpost.lib.metrics import LEAD_POST_SECONDS
 from leadpost.lib.requestbody import FRONT_EXTENSION, BodyState, RequestBody
 
 Scope = MutableMapping[str, Any]
@@ -63,16 +66,23 @@ class BodyFront:
         self.memory_budget = memory_budget
         self.retry_after = retry_after
         self.held = 0  # body bytes this process holds right now (one event loop: no lock needed)
+        self.readiness = health.Readiness()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path in health.PATHS:
+            # Before Django (any Host, no session, no limit) and out of the access log: a load
+            # balancer asks every few seconds (lib/health.py).
+            await health.answer(path, scope["method"], self.readiness, send)
+            return
         started = time.perf_counter()
         answer = _Answer(send)
         reserved = 0
+        lead = is_lead_path(path)
         try:
-            lead = is_lead_path(scope["path"])
             body, reserved = await self._receive_body(
                 scope, receive, self.lead_limit if lead else self.page_limit
             )
@@ -82,7 +92,10 @@ class BodyFront:
                 await self._refuse(body, answer.send)
         finally:
             self.held -= reserved
-            _log_access(scope, answer, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            if lead:
+                LEAD_POST_SECONDS.observe(seconds)
+            _log_access(scope, answer, seconds)
 
     async def _receive_body(
         self, scope: Scope, receive: Receive, limit: int
@@ -200,10 +213,14 @@ class _Answer:
         self.status = 0
         self.bytes = 0
         self.gone = False
+        self.post_id: int | None = None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = int(message["status"])
+            for name, value in message.get("headers", ()):
+                if name == b"x-lead-post-id" and value.isdigit():
+                    self.post_id = int(value)
         elif message["type"] == "http.response.body":
             self.bytes += len(message.get("body", b""))
         if self.gone:
@@ -227,6 +244,17 @@ def _log_access(scope: Scope, answer: _Answer, seconds: float) -> None:
             meta["HTTP_X_FORWARDED_FOR"] = value.decode("latin-1")
         elif name == b"user-agent":
             user_agent = value.decode("latin-1")[:200]
+    # The post id of a JSON log line (lib/jsonlog.py); this task's own context, set for this line.
+    reset = current_post_id.set(answer.post_id)
+    try:
+        _access_line(scope, meta, answer, seconds, user_agent)
+    finally:
+        current_post_id.reset(reset)
+
+
+def _access_line(
+    scope: Scope, meta: dict[str, str], answer: _Answer, seconds: float, user_agent: str
+) -> None:
     access_log.info(
         '%s "%s %s" %s %s %.1fms "%s"',
         client_ip(meta) or "-",

@@ -39,6 +39,11 @@ def _leadpost(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"LEADPOST_THREADS": "0"}, "LEADPOST_THREADS must be at least 1, not 0"),
         ({"LEADPOST_BIND": "nowhere"}, "the bind address must be HOST:PORT, not 'nowhere'"),
         ({"LEADPOST_SECRET_KEY": ""}, "LEADPOST_SECRET_KEY is not set"),
+        (
+            {"LEADPOST_LOG_FORMAT": "xml"},
+            "LEADPOST_LOG_FORMAT must be one of plain, json, not 'xml'",
+        ),
+        ({"LEADPOST_METRICS_BIND": "9100"}, "LEADPOST_METRICS_BIND must be HOST:PORT, not '9100'"),
     ],
 )
 def test_a_bad_setting_stops_serve_with_one_line(env, said):
