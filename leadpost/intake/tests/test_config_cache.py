@@ -12,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from leadpost.accounts.models import Account, Permission, SecurityGroup, User
+from leadpost.conftest import database_url
 from leadpost.intake.models import LeadPostUrl
 from leadpost.lib.choices import ListName, RecordType
 from leadpost.records.models import CustomField, FieldType, ListValue, Record
@@ -203,3 +204,23 @@ def test_a_list_value_of_a_rolled_back_post_is_not_kept(client, vendor_url, agen
     assert not ListValue.objects.filter(value="Only In Duplicate").exists()
     body = _post(client, token, externalID="X-2", leadSource="Only In Duplicate")
     assert Record.objects.get(pk=body["recordId"]).lead_source.value == "Only In Duplicate"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_to_a_database_restart_does_not_fail_the_next_post(post) -> None:
+    """PostgreSQL restarted (or failed over) between two posts: the connection this thread kept
+    is dead, and the next post is still stored rather than answered 503."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a server-side disconnect is PostgreSQL's; SQLite has no server")
+    import psycopg
+
+    assert post({"firstName": "Before", "lastName": "Restart"}).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with psycopg.connect(database_url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    reply = post({"firstName": "After", "lastName": "Restart"})
+    assert reply.status_code == 200, reply.json()
+    assert reply.json()["result"] == "created"
