@@ -165,6 +165,21 @@ def seed(cluster: Cluster) -> tuple[int, str, str]:
     return account.pk, token, api_token
 
 
+def haproxy_ups(cluster: Cluster, server: str) -> int:
+    """How many times haproxy has logged `server` coming back up."""
+    log = (cluster.logs / "haproxy.log").read_text(errors="replace")
+    return log.count(f"Server app_servers/{server} is UP,")
+
+
+def wait_until_up_again(cluster: Cluster, server: str, ups_before: int) -> None:
+    """Until haproxy's own checks have put `server` back in rotation (rise 2: about 2 s)."""
+    deadline = time.monotonic() + 30
+    while haproxy_ups(cluster, server) == ups_before:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"cluster: haproxy did not put {server} back within 30 s")
+        time.sleep(0.1)
+
+
 def send_all(
     cluster: Cluster, posts: list[Post], url: str, files_at: str, chaos: Any, gate: threading.Event
 ) -> float:
@@ -232,6 +247,7 @@ def run(cluster: Cluster, posts: int, keep: bool) -> int:
 
         def chaos() -> None:
             try:
+                ups_before = haproxy_ups(cluster, "app2")
                 for name in ("app2", "worker1"):
                     cluster.kill(name, signal.SIGKILL)
                     chaos_log.append(f"SIGKILL {name}")
@@ -239,7 +255,8 @@ def run(cluster: Cluster, posts: int, keep: bool) -> int:
                 cluster.app_up(2)
                 cluster.worker_up(1)
                 cluster.wait_app(2)
-                chaos_log.append("app2 and worker1 started again")
+                wait_until_up_again(cluster, "app2", ups_before)
+                chaos_log.append("app2 and worker1 started again, app2 back in haproxy")
             finally:
                 gate.set()
 
@@ -356,6 +373,30 @@ def verify(
         len(per_server) == APP_SERVERS,
         "posts answered by every app server",
         json.dumps(dict(sorted(per_server.items()))),
+    )
+
+    metrics_ok, scraped = True, {}
+    for n in range(1, APP_SERVERS + 1):
+        text = httpx.get(f"http://127.0.0.1:{cluster.ports.metrics(n)}/metrics", timeout=10).text
+        created = sum(
+            float(value)
+            for value in re.findall(
+                r'^leadpost_lead_posts_total\{[^}]*result="created"[^}]*\} (\S+)$', text, re.M
+            )
+        )
+        scraped[f"app{n}"] = int(created)
+        metrics_ok &= token[:7] not in text
+    # app2 counts from its restart (a new process, new counters), the others from the start.
+    after_restart = lb_log.rsplit("Server app_servers/app2 is UP,", 1)[-1]
+    app2_since = len(re.findall(r" app_servers/app2 \S+ 200 ", after_restart))
+    metrics_ok &= all(scraped[a] == per_server[a] for a in ("app1", "app3"))
+    metrics_ok &= 0 < scraped["app2"] == app2_since
+    from_outside = httpx.get(f"{cluster.lb_url}/metrics", verify=str(cluster.ca_file)).status_code
+    checks.check(
+        metrics_ok and from_outside == 404,
+        "each app server's metrics count the posts haproxy gave it; none through haproxy",
+        f"created by metrics {json.dumps(scraped)} (app2 since its restart: {app2_since} by "
+        f"haproxy's log), /metrics through haproxy {from_outside}",
     )
 
     with_files = [p for p in leads if p.kind != "none"]
