@@ -616,12 +616,12 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
         body.write_text(typical_template())
         print(f"  machine: {machine()}")
 
-        def load(base: str, label: str, connections: int) -> None:
+        def load(base: str, label: str, connections: int, *, warmup: bool = False) -> None:
             busy = wait_for_quiet(30)
             env = {
                 **os.environ,
                 "BENCH_PATH": f"/leadpost/{token}",
-                "BENCH_RUN": label,
+                "BENCH_RUN": label.replace(" ", "-") + ("-warmup" if warmup else ""),
                 "BENCH_BODY_FILE": str(body),
             }
             out = subprocess.run(
@@ -629,7 +629,7 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
                     "wrk",
                     "-t1",
                     f"-c{connections}",
-                    f"-d{duration}s",
+                    f"-d{3 if warmup else duration}s",
                     "--timeout",
                     "30s",
                     "-s",
@@ -643,6 +643,8 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
             line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
             if line is None:
                 raise SystemExit(f"cluster: wrk failed: {out.stderr or out.stdout}")
+            if warmup:  # every process's first posts: imports, connections, the account's cache
+                return
             figures = json.loads(line[len("BENCH-JSON ") :])
             seconds = figures["duration_us"] / 1e6
             ok = figures["statuses"].get("200", 0)
@@ -659,14 +661,16 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
         print(
             f"  {'':<34} {'conn':<4} {'leads/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}   busy before"
         )
+        load(cluster.lb_url, "haproxy, 3 app servers", 16, warmup=True)
         load(cluster.lb_url, "haproxy, 3 app servers", 16)
         load(cluster.lb_url, "haproxy, 3 app servers", 64)
         for n in range(2, APP_SERVERS + 1):
             cluster.kill(f"app{n}")
-        time.sleep(3)  # haproxy's checks (inter 1s, fall 2) mark them down
+        time.sleep(3)  # haproxy's checks (inter 1s, fall 2) take them out
         load(cluster.lb_url, "haproxy, 1 app server", 16)
         load(cluster.lb_url, "haproxy, 1 app server", 64)
         load(f"http://127.0.0.1:{cluster.ports.app(1)}", "1 app server, no haproxy", 16)
+        load(f"http://127.0.0.1:{cluster.ports.app(1)}", "1 app server, no haproxy", 64)
     finally:
         if not keep:
             cluster.down()
