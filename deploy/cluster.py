@@ -167,6 +167,15 @@ def unit_command(unit: str) -> list[str]:
     return command
 
 
+def start_time(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (/proc/<pid>/stat, field 22)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any process of the group still runs (zombies of this process's children aside)."""
     try:
@@ -288,11 +297,24 @@ class Cluster:
         env.update(more)
         return env
 
+    def _own_root(self) -> None:
+        """The folder is this user's own, made here or made by this user before: its secrets,
+        logs and data must not be readable, planted or redirected by anyone else."""
+        if self.root.is_symlink():
+            raise SystemExit(f"cluster: {self.root} is a symbolic link; give another --dir")
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.root.stat().st_uid != os.geteuid():
+            raise SystemExit(
+                f"cluster: {self.root} belongs to another user; remove it or give another --dir"
+            )
+        # Others may pass through to pg/ (PostgreSQL runs as postgres), but not list or read.
+        self.root.chmod(0o711)
+
     def write_files(self) -> None:
         """Secrets, the environment file and the certificate, once (kept across up/down)."""
+        self._own_root()
         for sub in ("logs", "tls", "s3"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o755)  # the postgres user must reach its data folder inside
+            (self.root / sub).mkdir(mode=0o700, exist_ok=True)
         if not self.env_file.exists():
             self._write_env()
         if not self.cert_file.exists():
@@ -412,13 +434,18 @@ class Cluster:
         log.close()
         self.procs[name] = proc
         state = self.state()
-        state["pids"][name] = proc.pid
+        state["pids"][name] = [proc.pid, start_time(proc.pid)]
         self.save_state(state)
         return proc
 
     def pid(self, name: str) -> int | None:
-        pid = self.state()["pids"].get(name)
-        return int(pid) if pid is not None and process_alive(int(pid)) else None
+        """The process started as `name`, if it still runs (not another one given its pid since,
+        after a reboot say: the kernel's start time tells them apart)."""
+        entry = self.state()["pids"].get(name)
+        if not isinstance(entry, list) or len(entry) != 2:
+            return None
+        pid, started = int(entry[0]), entry[1]
+        return pid if process_alive(pid) and start_time(pid) == started else None
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGTERM, wait: float = 20) -> None:
         """Signal a process's whole group (a granian master and its workers alike) and wait."""
@@ -491,11 +518,12 @@ class Cluster:
                 "-v",
                 "ON_ERROR_STOP=1",
             ]
+            # On standard input, not the command line: `ps` shows every process's arguments.
             for sql in (
-                f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{password}'",
-                f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}",
+                f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{password}';",
+                f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};",
             ):
-                subprocess.run(self._as_postgres([*psql, "-c", sql]), check=True, cwd=sock)
+                subprocess.run(self._as_postgres(psql), input=sql, text=True, check=True, cwd=sock)
             made.touch()
 
     def _pg_ctl(self, bindir: Path, action: str) -> None:
@@ -784,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=int, default=10, help="bench: seconds per run (default 10)"
     )
     args = parser.parse_args(argv)
+    os.umask(0o077)  # secrets, certificate, logs and data: this user's alone
     cluster = Cluster(root=args.dir.resolve(), ports=Ports(args.port_base))
 
     if args.action == "up":

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from leadpost.lib.logredact import redact_text
 
 # Every table's id is a BigAutoField (settings.DEFAULT_AUTO_FIELD): at most 2**63 - 1, 19 digits.
 MAX_ID = 2**63 - 1
@@ -52,6 +54,19 @@ def iso(moment: dt.datetime | None) -> str | None:
 
 class OperatorCommand(BaseCommand):
     """A command that prints either readable lines or, with --json, one JSON object."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        """argparse repeats what it could not read ("unrecognized arguments: ...", "invalid int
+        value: ..."), which may be a token pasted in the wrong place: cut as the logs cut it."""
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        report = parser.error
+
+        def error(message: str) -> NoReturn:
+            report(redact_text(message))
+            raise AssertionError("argparse's error() returns only by raising")  # pragma: no cover
+
+        parser.error = error  # type: ignore[method-assign]
+        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")

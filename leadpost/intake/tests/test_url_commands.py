@@ -384,3 +384,30 @@ def test_served_by_several_processes_a_change_applies_to_the_next_post(served, c
     assert statuses(token) == [404] * 6
     assert statuses(new) == [200] * 6
     assert PostLog.objects.filter(lead_post_url_id=url_id, result="created").count() == 18
+
+
+def test_a_token_pasted_where_argparse_does_not_expect_it_is_not_repeated(vendor_url):
+    url, token = vendor_url
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
+        "DATABASE_URL": database_url(),
+    }
+    for argv in (
+        ["disable-url", str(url.pk), token],
+        ["disable-url", str(url.pk), f"--json={token}"],
+        ["purge-orphan-files", "--hours", token],
+        ["list-urls", "--account", "1", f"-{token}"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "leadpost.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+        assert done.returncode != 0, argv
+        assert "…" in done.stderr, done.stderr  # what it refused, cut as the logs cut it
+        assert token[6:16] not in done.stderr and token[6:16] not in done.stdout
+    assert LeadPostUrl.objects.get().enabled

@@ -26,10 +26,9 @@ class Command(OperatorCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--hours",
-            type=int,
-            default=24,
-            help="Only files older than this (default 24): a post in progress has written its "
-            "files but not yet committed their rows.",
+            default="24",
+            help="Only files older than this, 1 or more (default 24): a post in progress has "
+            "written its files but not yet committed their rows. 0 only with --dry-run.",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Say what would be deleted; delete nothing."
@@ -37,9 +36,8 @@ class Command(OperatorCommand):
         super().add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["hours"] < 0:
-            raise CommandError("--hours must be 0 or more")
-        cutoff = timezone.now() - dt.timedelta(hours=options["hours"])
+        hours = _hours(options["hours"], dry_run=options["dry_run"])
+        cutoff = timezone.now() - dt.timedelta(hours=hours)
         checked = deleted = kept_young = 0
         names: list[str] = []
         for folder_batch in _batches(_key_folders(), BATCH):
@@ -77,6 +75,25 @@ class Command(OperatorCommand):
                 + ")."
             ],
         )
+
+
+MAX_HOURS = 24 * 365 * 10
+
+
+def _hours(value: str, *, dry_run: bool) -> int:
+    """--hours as typed: whole hours, at least 1 (a post's files may be minutes old before their
+    rows commit, so a younger file may be a lead about to be answered 200), 0 to look only."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise CommandError(f"--hours must be a whole number of hours from 1 to {MAX_HOURS}")
+    hours = int(value)
+    if hours > MAX_HOURS:
+        raise CommandError(f"--hours must be a whole number of hours from 1 to {MAX_HOURS}")
+    if hours == 0 and not dry_run:
+        raise CommandError(
+            "--hours 0 would delete the files of posts still in progress; use 1 or more "
+            "(0 only with --dry-run)"
+        )
+    return hours
 
 
 def _key_folders() -> Iterator[tuple[str, str]]:
