@@ -396,7 +396,7 @@ def test_a_token_pasted_where_argparse_does_not_expect_it_is_not_repeated(vendor
     for argv in (
         ["disable-url", str(url.pk), token],
         ["disable-url", str(url.pk), f"--json={token}"],
-        ["purge-orphan-files", "--hours", token],
+        ["purge-post-log", "--days", token],
         ["list-urls", "--account", "1", f"-{token}"],
     ):
         done = subprocess.run(
