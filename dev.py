@@ -489,6 +489,11 @@ def cmd_demo(args: list[str]) -> int:
     env = dict(os.environ)
     # Development mode: the settings generate dev secrets under ./data/ and keep them there.
     env["LEADPOST_DEV"] = "1"
+    # The printed URLs and curl lines go where the server listens (LEADPOST_BIND).
+    if "LEADPOST_BASE_URL" not in env and "LEADPOST_BIND" in env:
+        host, _, port = env["LEADPOST_BIND"].rpartition(":")
+        host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
+        env["LEADPOST_BASE_URL"] = f"http://{host}:{port}"
 
     say("migrating the database")
     code = run([cli, "migrate", "--noinput"], env)
