@@ -626,7 +626,10 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
             env = {
                 **os.environ,
                 "BENCH_PATH": f"/leadpost/{token}",
-                "BENCH_RUN": label.replace(" ", "-") + ("-warmup" if warmup else ""),
+                # Unique per run: the externalIDs are BENCH_RUN plus a counter, and a repeated
+                # one would be answered `duplicate` (a cheaper path) instead of stored.
+                "BENCH_RUN": f"{label}-c{connections}".replace(" ", "-").replace(",", "")
+                + ("-warmup" if warmup else ""),
                 "BENCH_BODY_FILE": str(body),
             }
             out = subprocess.run(
@@ -653,12 +656,13 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
             figures = json.loads(line[len("BENCH-JSON ") :])
             seconds = figures["duration_us"] / 1e6
             ok = figures["statuses"].get("200", 0)
+            created = figures["results"].get("created", 0)
             lat = figures["latency_us"]
-            errors = sum(v for k, v in figures["statuses"].items() if k != "200") + sum(
-                v for k, v in figures["errors"].items() if k != "status"
-            )
+            # A 200 that is not `created` (a duplicate) counts as an error here: leads/s is stored leads.
+            errors = (ok - created) + sum(v for k, v in figures["statuses"].items() if k != "200")
+            errors += sum(v for k, v in figures["errors"].items() if k != "status")
             rows.append(
-                f"  {label:<34} c{connections:<3} {ok / seconds:>8.0f} {lat['p50'] / 1000:>8.1f} "
+                f"  {label:<34} c{connections:<3} {created / seconds:>8.0f} {lat['p50'] / 1000:>8.1f} "
                 f"{lat['p99'] / 1000:>8.1f} {errors:>6}   {busy:>4.0f}%"
             )
             print(rows[-1], flush=True)
@@ -679,4 +683,5 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
     finally:
         if not keep:
             cluster.down()
+            shutil.rmtree(cluster.root, ignore_errors=True)
     return 0
