@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from leadpost.accounts.commands import check_account
 from leadpost.intake.models import LeadPostUrl, PostResult
-from leadpost.lib.commands import iso, parse_id, printable, when
+from leadpost.lib.commands import OperatorCommand, iso, parse_id, printable, when
 from leadpost.lib.tokens import PREFIX_LENGTH
 
 
@@ -23,6 +23,20 @@ def get_lead_post_url(url_id: object, account_id: object = None) -> LeadPostUrl:
         ) from None
     check_account(row.account, account_id)
     return row
+
+
+class UrlCommand(OperatorCommand):
+    """A command on one Lead Post URL, named by its id (disable-url, enable-url, rotate-url)."""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("url_id", metavar="URL_ID", help="The URL's id (see: list-urls).")
+        parser.add_argument(
+            "--account", help="Refuse unless the URL belongs to this account (for scripts)."
+        )
+        super().add_arguments(parser)
+
+    def lead_post_url(self, options: dict[str, Any]) -> LeadPostUrl:
+        return get_lead_post_url(options["url_id"], options["account"])
 
 
 def counts_note() -> str:

@@ -2,29 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandParser
-
-from leadpost.intake.commands import get_lead_post_url, url_name
+from leadpost.intake.commands import UrlCommand, url_name
 from leadpost.intake.models import LeadPostUrl
-from leadpost.lib.commands import OperatorCommand
 from leadpost.lib.tokens import PREFIX_LENGTH
 
 
-class Command(OperatorCommand):
+class Command(UrlCommand):
     help = (
         "Give a Lead Post URL a new token: the old URL stops working at once; the label, "
         "settings and post log stay. The new URL is printed once, here."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("url_id", metavar="URL_ID", help="The URL's id (see: list-urls).")
-        parser.add_argument(
-            "--account", help="Refuse unless the URL belongs to this account (for scripts)."
-        )
-        super().add_arguments(parser)
-
     def handle(self, *args: Any, **options: Any) -> None:
-        row = get_lead_post_url(options["url_id"], options["account"])
+        row = self.lead_post_url(options)
         token = row.rotate()
         url = LeadPostUrl.full_url(token)
         lines = [
