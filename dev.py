@@ -492,7 +492,9 @@ def cmd_demo(args: list[str]) -> int:
     # The printed URLs and curl lines go where the server listens (LEADPOST_BIND).
     if "LEADPOST_BASE_URL" not in env and "LEADPOST_BIND" in env:
         host, _, port = env["LEADPOST_BIND"].rpartition(":")
-        host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
+        # A bind to every interface is reached on loopback.
+        anywhere = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}  # noqa: S104
+        host = anywhere.get(host, host)
         env["LEADPOST_BASE_URL"] = f"http://{host}:{port}"
 
     say("migrating the database")
