@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
@@ -157,11 +157,12 @@ def config_for(token_hash: str) -> AccountConfig | None:
     this process has already read the account at its current version)."""
     try:
         view = _view(token_hash)
-    except (OperationalError, InterfaceError):
+    except DatabaseError:
         # A connection kept from before a database restart or fail-over fails its first
         # statement, and this read is a post's first: it changes nothing, so it is tried once
         # more on a new connection instead of answering the vendor 503 (once per kept
-        # connection, after every restart). Inside a transaction the caller decides.
+        # connection, after every restart). An error that is not the connection's comes back
+        # the second time. Inside a transaction the caller decides.
         if connection.in_atomic_block:
             raise
         connection.close()

@@ -208,19 +208,22 @@ def test_a_list_value_of_a_rolled_back_post_is_not_kept(client, vendor_url, agen
 
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_lost_to_a_database_restart_does_not_fail_the_next_post(post) -> None:
-    """PostgreSQL restarted (or failed over) between two posts: the connection this thread kept
-    is dead, and the next post is still stored rather than answered 503."""
-    if connection.vendor != "postgresql":
-        pytest.skip("a server-side disconnect is PostgreSQL's; SQLite has no server")
-    import psycopg
-
+    """The connection this thread kept died between two posts (PostgreSQL restarted or failed
+    over: its backend is gone; SQLite: the file's handle closed under it): the next post is still
+    stored rather than answered 503 or 500."""
     assert post({"firstName": "Before", "lastName": "Restart"}).status_code == 200
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-    with psycopg.connect(database_url(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        with psycopg.connect(database_url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    else:
+        connection.connection.close()  # behind Django's back: it still holds it as open
 
     reply = post({"firstName": "After", "lastName": "Restart"})
     assert reply.status_code == 200, reply.json()
     assert reply.json()["result"] == "created"
+    assert Record.objects.filter(first_name="After").count() == 1

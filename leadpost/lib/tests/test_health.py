@@ -3,12 +3,8 @@ Host header a balancer sends (the server's own address), and unready for each re
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,8 +96,6 @@ def served_env(request: pytest.FixtureRequest) -> dict[str, str]:
     named = getattr(request, "param", None)
     if named == "empty_database":
         return {"DATABASE_URL": request.getfixturevalue(named)}
-    if named == "throwaway_postgres":
-        return {"DATABASE_URL": request.getfixturevalue(named)[0]}
     if named == "unwritable_files":
         return {"LEADPOST_FILES_DIR": request.getfixturevalue(named)}
     if named == "unreachable_database":
@@ -149,94 +143,3 @@ def test_readyz_is_503_naming_the_storage_when_files_cannot_be_written(served):
     }
     assert body["checks"]["storage"].startswith("failed (")
     assert "a-file" not in answer.text  # the path stays in the log
-
-
-def _pg_bin(name: str) -> str:
-    return f"/usr/lib/postgresql/15/bin/{name}"
-
-
-def _as_postgres() -> list[str]:
-    """PostgreSQL's server refuses to run as root: as root, its programs run as `postgres`."""
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-def _start_postgres(data: Path, port: int) -> None:
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data} -F"
-    subprocess.run(
-        [
-            *_as_postgres(),
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(data),
-            "start",
-            "-w",
-            "-o",
-            options,
-            "-l",
-            str(data / "server.log"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-@pytest.fixture
-def throwaway_postgres() -> Iterator[tuple[str, Path, int]]:
-    """A PostgreSQL server of this test's own (never the shared one: it is stopped), migrated."""
-    if connection.vendor != "postgresql":
-        pytest.skip("stopping the database server: on PostgreSQL")
-    if not os.path.exists(_pg_bin("initdb")):
-        pytest.skip("PostgreSQL 15's server programs are not installed")
-    folder = Path(tempfile.mkdtemp(prefix="leadpost-readyz-pg-"))
-    data = folder / "data"
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    port = _free_port()
-    try:
-        subprocess.run(
-            [*_as_postgres(), _pg_bin("initdb"), "-D", str(data), "-U", "leadpost", "--auth=trust"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        _start_postgres(data, port)
-        url = f"postgres://leadpost@127.0.0.1:{port}/postgres"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
-            "DATABASE_URL": url,
-        }
-        subprocess.run(
-            [sys.executable, "-m", "leadpost.cli", "migrate", "-v0"],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        yield url, data, port
-    finally:
-        subprocess.run(
-            [*_as_postgres(), _pg_bin("pg_ctl"), "-D", str(data), "stop", "-m", "immediate"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.mark.parametrize("served_env", ["throwaway_postgres"], indirect=True)
-def test_readyz_turns_unready_at_the_first_check_after_postgresql_stops(served, throwaway_postgres):
-    _url, data, port = throwaway_postgres
-    assert _ready(served).status_code == 200
-    stop = subprocess.run(
-        [*_as_postgres(), _pg_bin("pg_ctl"), "-D", str(data), "stop", "-m", "fast", "-w"],
-        capture_output=True,
-        timeout=60,
-    )
-    assert stop.returncode == 0, stop.stderr
-    answer = _ready(served)  # the very next probe: the kept connection fails, a new one too
-    assert answer.status_code == 503
-    assert answer.json()["failing"] == ["database"]
-    _start_postgres(data, port)
-    # Back at once: the broken connection was dropped, the check connects afresh.
-    assert _ready(served).status_code == 200

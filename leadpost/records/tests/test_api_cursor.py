@@ -159,14 +159,58 @@ def _in_thread(target: Callable[[], None], errors: list[BaseException]) -> threa
 # ------------------------------------------------------------------ out-of-order commits
 
 
-@pytest.mark.skipif(
-    not ON_POSTGRESQL,
-    reason="PostgreSQL only: on SQLite a transaction holding its insert open blocks every other "
-    "writer (one write lock), so a higher id can never commit before a lower one; "
-    "test_cursor_pages_through_records_in_order_once covers SQLite's ordering",
-)
 @pytest.mark.django_db(transaction=True)
-def test_a_lower_id_committing_after_the_reader_passed_it_is_not_missed(
+def test_a_slow_transaction_s_record_is_not_missed(
+    agency: Account, vendor_url: tuple[LeadPostUrl, str], api_token: str
+) -> None:
+    """A transaction holds its insert open while a vendor's post comes and a reader polls: the
+    reader sees both records, once each. On PostgreSQL the post commits first, with a higher id
+    (the lower id committing after the reader passed it); on SQLite the one write lock makes the
+    post wait for the slow transaction."""
+    if ON_POSTGRESQL:
+        _lower_id_commits_after_the_reader_passed_it(agency, vendor_url, api_token)
+    else:
+        _post_waits_for_the_slow_transaction(agency, vendor_url, api_token)
+
+
+def _post_waits_for_the_slow_transaction(
+    agency: Account, vendor_url: tuple[LeadPostUrl, str], api_token: str
+) -> None:
+    reader = Reader(api_token)
+    reader.poll()  # its first read writes the token's last use: before the write lock is held
+    slow: dict[str, int] = {}
+    posted: dict[str, int] = {}
+    step = {name: threading.Event() for name in ("a_inserted", "commit")}
+    errors: list[BaseException] = []
+
+    def slow_transaction() -> None:
+        with transaction.atomic():
+            slow["a"] = _insert(agency, "Slow")
+            step["a_inserted"].set()
+            assert step["commit"].wait(DEADLINE_SECONDS)
+
+    def vendor() -> None:
+        posted["b"] = _post(vendor_url[1], "Quick")
+
+    thread = _in_thread(slow_transaction, errors)
+    try:
+        assert step["a_inserted"].wait(DEADLINE_SECONDS), errors
+        poster = _in_thread(vendor, errors)
+        reader.poll()  # while A is open: a read, which SQLite's write lock does not block
+        assert not set(reader.seen) & {slow["a"]}
+    finally:
+        step["commit"].set()
+        thread.join(DEADLINE_SECONDS)
+    poster.join(DEADLINE_SECONDS)
+    assert not errors, errors
+    a, b = slow["a"], posted["b"]
+    assert a < b  # the post's insert waited for A's commit
+
+    reader.poll_until_seen({a, b})
+    assert Counter(reader.seen) == Counter([a, b])
+
+
+def _lower_id_commits_after_the_reader_passed_it(
     agency: Account, vendor_url: tuple[LeadPostUrl, str], api_token: str
 ) -> None:
     reader = Reader(api_token)
