@@ -755,23 +755,20 @@ class Cluster:
         print("\n".join(rows))
         return 0 if self.running() else 1
 
+    def new_account_and_url(self, account: str, label: str) -> dict[str, Any]:
+        """An account and its Lead Post URL, made with the operator's commands; issue-url's JSON."""
+        made = json.loads(
+            self.leadpost("create-account", account, "--time-zone", "America/Chicago", "--json")
+        )
+        account_id = str(made["account"]["id"])
+        issued: dict[str, Any] = json.loads(
+            self.leadpost("issue-url", "--account", account_id, "--label", label, "--json")
+        )
+        return issued
+
     def demo(self) -> None:
         """An account and its Lead Post URL, made with the operator's commands."""
-        account = json.loads(
-            self.leadpost(
-                "create-account", "Cluster Agency", "--time-zone", "America/Chicago", "--json"
-            )
-        )
-        issued = json.loads(
-            self.leadpost(
-                "issue-url",
-                "--account",
-                str(account["account"]["id"]),
-                "--label",
-                "Datalot",
-                "--json",
-            )
-        )
+        issued = self.new_account_and_url("Cluster Agency", "Datalot")
         url = issued["leadPostUrl"]["url"]
         (self.root / "demo-made").touch()
         where = "" if self.root == DEFAULT_DIR else f" --dir {self.root}"

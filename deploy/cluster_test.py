@@ -530,6 +530,24 @@ def verify(
         "no Lead Post URL token, API token or SSN in any log",
         ", ".join(leaked) or f"{len(list(cluster.logs.glob('*.log')))} logs read",
     )
+    # What a client sends as X-Forwarded-For cannot choose the address the post log shows.
+    with httpx.Client(verify=str(cluster.ca_file), timeout=30) as client:
+        reply = client.post(
+            f"{cluster.lb_url}/leadpost/{token}",
+            data={"firstName": "Spoof", "lastName": "Check", "externalID": "spoof-1"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+    logged_ip = (
+        PostLog.objects.filter(pk=int(reply.headers.get("X-Lead-Post-Id", 0)))
+        .values_list("client_ip", flat=True)
+        .first()
+    )
+    checks.check(
+        reply.status_code == 200 and logged_ip == "127.0.0.1",
+        "a client's own X-Forwarded-For does not choose the address the post log shows",
+        f"{reply.status_code}, logged {logged_ip}",
+    )
+
     print(f"\n  lost {len(unanswered)}, duplicated {duplicated}, stuck {stuck}")
 
 
@@ -605,17 +623,7 @@ def bench(cluster: Cluster, duration: int, keep: bool) -> int:
         cluster.up()
         # The typical post of bench/intake_load.py, to an Individual account made as an operator
         # makes one (the routing test's account would add its rotation lock to every post).
-        account = json.loads(cluster.leadpost("create-account", "Bench Agency", "--json"))
-        issued = json.loads(
-            cluster.leadpost(
-                "issue-url",
-                "--account",
-                str(account["account"]["id"]),
-                "--label",
-                "Bench",
-                "--json",
-            )
-        )
+        issued = cluster.new_account_and_url("Bench Agency", "Bench")
         token = issued["leadPostUrl"]["token"]
         body = cluster.root / "lead.form"
         body.write_text(typical_template())
