@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "leadpost.records",
     "leadpost.intake",
     "leadpost.routing",
+    "leadpost.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -298,6 +299,17 @@ DEFAULT_FROM_EMAIL = env_str("LEADPOST_EMAIL_FROM", "leadpost@localhost")
 # A failed e-mail to an agent is tried again after 1, 2, 4, ... times this, this many times.
 LEADPOST_NOTIFY_MAX_TRIES = env_int("LEADPOST_NOTIFY_MAX_TRIES", 5, minimum=1)
 LEADPOST_NOTIFY_BACKOFF_SECONDS = env_int("LEADPOST_NOTIFY_BACKOFF_SECONDS", 60, minimum=0)
+
+# Webhooks (SPEC §12): 10 s per attempt; a failed one is tried again after 1, 2, 4, ... times the
+# back-off (at most the maximum between two tries) until the retry window has passed; a webhook
+# whose every delivery failed for the pause window is paused and its account's admins e-mailed.
+LEADPOST_WEBHOOK_TIMEOUT = env_int("LEADPOST_WEBHOOK_TIMEOUT", 10, minimum=1)
+LEADPOST_WEBHOOK_BACKOFF_SECONDS = env_int("LEADPOST_WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
+LEADPOST_WEBHOOK_BACKOFF_MAX_SECONDS = env_int(
+    "LEADPOST_WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1
+)
+LEADPOST_WEBHOOK_RETRY_HOURS = env_int("LEADPOST_WEBHOOK_RETRY_HOURS", 24, minimum=24)
+LEADPOST_WEBHOOK_PAUSE_HOURS = env_int("LEADPOST_WEBHOOK_PAUSE_HOURS", 24, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -42,6 +42,14 @@ class Account(models.Model):
     fallback_agent = models.ForeignKey(
         "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Operators only: webhooks of this account may reach private networks (an agency's CRM on its
+    # own network, SPEC §12); loopback and link-local addresses stay refused.
+    webhooks_allow_private = models.BooleanField(
+        "webhooks may reach private networks",
+        default=False,
+        help_text="Operators only. Lets this account's webhooks post to 10/8, 172.16/12, "
+        "192.168/16, 100.64/10 and fc00::/7, on any port.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Moves on every change to what posts read about the account (its value lists, users, groups,
     # custom fields, Lead Post URLs, itself): every post reads it with its URL, and throws away

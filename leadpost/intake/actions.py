@@ -52,6 +52,8 @@ from leadpost.routing.actions import (
     run_workflows,
     workflows_would_route,
 )
+from leadpost.routing.tasks import request_notification
+from leadpost.webhooks.events import record_events
 
 logger = logging.getLogger(__name__)
 
@@ -334,6 +336,7 @@ def _prepare(
         config.custom_fields(parsed.mode), parsed.mode, parsed.custom
     )
     routes = parsed.auto_route and sales and account.premium_workflows
+    config.webhook_types()  # read now, not under the record's write lock (kept between posts)
     warnings += agent_problems + _routing_warnings(parsed, routes) + custom_problems
     return _Post(
         config,
@@ -382,8 +385,20 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         warnings=[w.as_json() for w in warnings],
     )
     fastsql.insert(log)
+    _deliver(post, record)
     post.warnings = warnings
     return record, log
+
+
+def _deliver(post: _Post, record: Record) -> None:
+    """What a new record sends out (SPEC §12), in its transaction: its webhook events, and the
+    e-mail to its agent, however it got one (named, routed, or by a workflow)."""
+    assigned = record.servicing_agent_id is not None
+    record_events(
+        record.account_id, record.pk, assigned=assigned, subscribed=post.config.webhook_types()
+    )
+    if assigned:
+        request_notification(record, first=not post.workflows)
 
 
 def _record_from(
@@ -537,6 +552,8 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
             refused.append(
                 _refused(f"attachment_note_{note.number}_body_text", f"Note {note.number}")
             )
+    if not _try(_deliver, post, record):
+        refused.append(_refused(None, "The webhook events and the agent's e-mail"))
     post.warnings = _settle_agent_warnings(
         [*post.warnings, *refused], record.servicing_agent, record.routing
     )

@@ -30,6 +30,8 @@ from leadpost.lib.text import list_key
 from leadpost.records.actions import find_agents, find_custom_fields, find_list_values
 from leadpost.records.inputs import AgentName
 from leadpost.records.models import CustomField, ListValue
+from leadpost.webhooks.events import subscribed_types
+from leadpost.webhooks.models import WebhookSubscription
 
 # A process keeps at most this many value-list entries (and misses) per account: a vendor posting
 # a new lead source with every lead must not grow a process without end.
@@ -46,6 +48,7 @@ class _AccountView:
     lists: dict[tuple[str, str], ListValue | None] = field(default_factory=dict)
     agents: dict[AgentName, list[User]] = field(default_factory=dict)
     custom: dict[str, dict[str, CustomField]] = field(default_factory=dict)
+    webhook_types: frozenset[str] | None = None
 
 
 _views: dict[str, _AccountView] = {}  # by the URL's token hash
@@ -151,6 +154,14 @@ class AccountConfig:
             fields = self._view.custom[entity_type] = find_custom_fields(self.account, entity_type)
         return fields
 
+    def webhook_types(self) -> frozenset[str]:
+        """The event types the account's webhooks take (SPEC §12): none, for most accounts,
+        and then a post writes no event."""
+        types = self._view.webhook_types
+        if types is None:
+            types = self._view.webhook_types = subscribed_types(self.account.pk)
+        return types
+
 
 def config_for(token_hash: str) -> AccountConfig | None:
     """The configuration behind an enabled URL with `token_hash`, else None (one statement when
@@ -208,7 +219,15 @@ def _groups_changed(sender: type[Model], instance: Model, action: str, **kwargs:
 
 def connect() -> None:
     """Called by the app's ready(): every model whose rows a post's configuration holds."""
-    for model in (Account, LeadPostUrl, ListValue, User, SecurityGroup, CustomField):
+    for model in (
+        Account,
+        LeadPostUrl,
+        ListValue,
+        User,
+        SecurityGroup,
+        CustomField,
+        WebhookSubscription,
+    ):
         post_save.connect(_changed, sender=model, dispatch_uid=f"config-save-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"config-del-{model.__name__}")
     m2m_changed.connect(

@@ -41,6 +41,15 @@ def rotate_ssn(token: str) -> str:
     return _fernet().rotate(token.encode()).decode()
 
 
+def encrypt_secret(text: str) -> str:
+    """A secret we must read back to use (a webhook's signing secret), under the same keys."""
+    return _fernet().encrypt(text.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
 def ssn_index(digits: str) -> str:
     """A keyed hash of the nine digits: equal SSNs match without storing or decrypting them."""
     return hmac.new(settings.SSN_INDEX_KEY.encode(), digits.encode(), hashlib.sha256).hexdigest()

@@ -1,4 +1,5 @@
-"""Downloading a vendor's attachment URL without letting it reach our own network (SPEC §8).
+"""Reaching a URL someone else chose without letting it reach our own network (SPEC §8, §12):
+downloading a vendor's attachment URL (`fetch`) and posting a webhook to an agency's (`send`).
 
 A URL in a lead is chosen by whoever posts it, so every fetch is treated as hostile: the host is
 resolved once, every address it resolves to must be public, the connection goes to that checked
@@ -59,6 +60,9 @@ class Policy:
     max_redirects: int = 3
     # Tests serve files from 127.0.0.1 on a random port; production never turns this on.
     allow_loopback: bool = False
+    # An operator's per-account switch for webhooks to the agency's own network (SPEC §12):
+    # private ranges on any port, never loopback, link-local (cloud metadata) or reserved ones.
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +93,32 @@ def is_public(ip: IPAddress) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
+def is_private_network(ip: IPAddress) -> bool:
+    """An address of a private network (RFC 1918, carrier NAT, IPv6 unique local), not of this
+    machine or of the link: loopback and link-local hold this host's own services and the cloud's
+    metadata, which no switch opens."""
+    ip = _unwrap(ip)
+    return any(ip in network for network in _PRIVATE_NETWORKS if network.version == ip.version)
+
+
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
 def _allowed(ip: IPAddress, policy: Policy) -> bool:
-    return is_public(ip) or (policy.allow_loopback and _unwrap(ip).is_loopback)
+    return (
+        is_public(ip)
+        or (policy.allow_loopback and _unwrap(ip).is_loopback)
+        or (policy.allow_private and is_private_network(ip))
+    )
+
+
+def _any_port(ip: IPAddress, policy: Policy) -> bool:
+    return (policy.allow_loopback and _unwrap(ip).is_loopback) or (
+        policy.allow_private and is_private_network(ip)
+    )
 
 
 def _checked_address(url: httpx.URL, policy: Policy) -> IPAddress:
@@ -114,8 +142,8 @@ def _checked_address(url: httpx.URL, policy: Policy) -> IPAddress:
     if refused:
         raise Refused(f"{url.host} resolves to a non-public address ({refused[0]})")
     chosen = addresses[0]
-    if port not in (80, 443) and not (policy.allow_loopback and _unwrap(chosen).is_loopback):
-        raise Refused(f"port {port} is not fetched from (only 80 and 443)")
+    if port not in (80, 443) and not _any_port(chosen, policy):
+        raise Refused(f"port {port} is not reached (only 80 and 443)")
     return chosen
 
 
@@ -298,3 +326,58 @@ def _get(
             # A certificate that does not verify will not verify on the next try either.
             raise Failed(f"the TLS certificate of {target.host} is not valid") from None
         raise Transient(f"network error talking to {target.host}: {type(exc).__name__}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A receiver's answer to a POST: its status and the first bytes of its body."""
+
+    status: int
+    head: bytes
+    headers: httpx.Headers
+
+
+def send(
+    url: str, body: bytes, headers: dict[str, str], policy: Policy, *, head_bytes: int = 1024
+) -> Answer:
+    """POST `body` to `url` under `policy` (the same address rules as `fetch`), following no
+    redirect; raises Refused, or Transient for a network error or a time-out. Any HTTP answer is
+    returned, whatever its status: what it means is the caller's to say. Only the first
+    `head_bytes` of the answer are read."""
+    deadline = time.monotonic() + policy.timeout
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise Refused(f"not a valid URL: {exc}") from None
+    address = _checked_address(target, policy)
+    pinned = target.copy_with(host=str(address))
+    host_header = target.host if target.port is None else f"{target.host}:{target.port}"
+    timeout = httpx.Timeout(_remaining(deadline))
+    with httpx.Client(trust_env=False, follow_redirects=False, verify=True) as client:
+        try:
+            with client.stream(
+                "POST",
+                pinned,
+                content=body,
+                headers={**headers, "Host": host_header, "Accept-Encoding": "identity"},
+                extensions={"sni_hostname": target.host},
+                timeout=timeout,
+            ) as response:
+                head = b""
+                # Raw bytes: a compressed answer is kept as sent, never inflated.
+                for chunk in response.iter_raw(head_bytes):
+                    head += chunk
+                    if len(head) >= head_bytes:
+                        break
+                    _remaining(deadline)
+                return Answer(response.status_code, head[:head_bytes], response.headers)
+        except httpx.TimeoutException:
+            raise Transient(
+                f"timed out after {policy.timeout:g} s talking to {target.host}"
+            ) from None
+        except httpx.TransportError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise Transient(f"the TLS certificate of {target.host} is not valid") from None
+            raise Transient(
+                f"network error talking to {target.host}: {type(exc).__name__}"
+            ) from None

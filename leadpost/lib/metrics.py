@@ -69,6 +69,7 @@ class QueueCollector(Collector):
 
         from leadpost.records.models import Attachment, AttachmentState
         from leadpost.routing.models import AgentNotification, NotificationState
+        from leadpost.webhooks.models import DeliveryState, WebhookDelivery
 
         downloads = GaugeMetricFamily(
             "leadpost_attachment_downloads",
@@ -80,11 +81,22 @@ class QueueCollector(Collector):
             "E-mails to agents not sent yet (pending) or given up on (failed).",
             labels=["state"],
         )
+        webhooks = GaugeMetricFamily(
+            "leadpost_webhook_deliveries",
+            "Webhook deliveries not made yet (pending), waiting for a paused webhook (paused) "
+            "or given up on (failed).",
+            labels=["state"],
+        )
         ok = 1
         try:
             for family, model, states in (
                 (downloads, Attachment, (AttachmentState.PENDING, AttachmentState.FAILED)),
                 (emails, AgentNotification, (NotificationState.PENDING, NotificationState.FAILED)),
+                (
+                    webhooks,
+                    WebhookDelivery,
+                    (DeliveryState.PENDING, DeliveryState.PAUSED, DeliveryState.FAILED),
+                ),
             ):
                 for state in states:
                     family.add_metric([str(state)], model.objects.filter(state=state).count())
@@ -97,6 +109,7 @@ class QueueCollector(Collector):
         if ok:
             yield downloads
             yield emails
+            yield webhooks
         scrape_ok = GaugeMetricFamily(
             "leadpost_queue_scrape_ok", "1 if the queues above were counted in the database."
         )

@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from leadpost.lib.fetch import FetchError, Policy, fetch
 from leadpost.records.models import Attachment, AttachmentState, attachment_storage_name
+from leadpost.webhooks.events import emit
+from leadpost.webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,13 @@ def download(attachment_id: int) -> str:
         current.lease_until = None
         current.lease_token = ""
         current.save()
+        _event(attachment, EventType.ATTACHMENT_STORED)
     return AttachmentState.STORED
+
+
+def _event(attachment: Attachment, event: EventType) -> None:
+    record = attachment.note.record
+    emit(record.account_id, [event], record_id=record.pk, attachment_id=attachment.pk)
 
 
 def _failed_attempt(attachment: Attachment, token: str, exc: FetchError) -> str:
@@ -112,7 +120,11 @@ def _failed_attempt(attachment: Attachment, token: str, exc: FetchError) -> str:
         return AttachmentState.PENDING
     if exc.retry:
         reason = f"gave up after {attachment.attempts} tries: {reason}"
-    mine.update(state=AttachmentState.FAILED, error=reason, lease_until=None, lease_token="")
+    with transaction.atomic():
+        if mine.update(
+            state=AttachmentState.FAILED, error=reason, lease_until=None, lease_token=""
+        ):
+            _event(attachment, EventType.ATTACHMENT_FAILED)
     return AttachmentState.FAILED
 
 
@@ -135,12 +147,14 @@ def sweep(now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             row = Attachment.objects.filter(pk=pk, state=AttachmentState.PENDING)
             if lease_until is not None and attempts >= settings.LEADPOST_FETCH_MAX_TRIES:
-                row.update(
+                if row.update(
                     state=AttachmentState.FAILED,
                     error=f"gave up after {attempts} tries: the worker stopped during the download",
                     lease_until=None,
                     lease_token="",
-                )
+                ):
+                    attachment = Attachment.objects.select_related("note__record").get(pk=pk)
+                    _event(attachment, EventType.ATTACHMENT_FAILED)
                 continue
             # Only if nobody claimed it since it was listed: a fresh lease must not be broken.
             if row.filter(lease_until=lease_until).update(

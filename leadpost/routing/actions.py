@@ -28,6 +28,8 @@ from leadpost.routing.models import (
     WorkflowRun,
 )
 from leadpost.routing.tasks import request_notification
+from leadpost.webhooks.events import emit
+from leadpost.webhooks.models import EventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,3 +293,24 @@ def run_workflows(
     if changed:
         record.save(update_fields=sorted(changed))
     return ran
+
+
+@transaction.atomic
+def assign_agent(record: Record, agent: User | None) -> bool:
+    """Give a record another servicing agent from a staff page (SPEC §12): `record.assigned`
+    goes out and the new agent is e-mailed, in this transaction. False when nothing changed.
+
+    The agent must be an active user of the record's account (checked here again, whatever the
+    form offered: SPEC §10)."""
+    if agent is not None and (agent.account_id != record.account_id or not agent.is_active):
+        raise ValueError("only an active user of the record's account is its agent")
+    locked = Record.objects.select_for_update().get(pk=record.pk)
+    if locked.servicing_agent_id == (agent.pk if agent else None):
+        return False
+    locked.servicing_agent = agent
+    locked.save(update_fields=["servicing_agent"])
+    record.servicing_agent = agent
+    if agent is not None:
+        emit(record.account_id, [EventType.RECORD_ASSIGNED], record_id=record.pk)
+        request_notification(locked)
+    return True

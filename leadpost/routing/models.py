@@ -31,6 +31,11 @@ class AgentProfile(models.Model):
         default=True,
         help_text="Rules that require available agents skip this agent while off.",
     )
+    notify_new_leads = models.BooleanField(
+        "e-mail me my new leads",
+        default=True,
+        help_text="An e-mail at once for every lead assigned to this agent (SPEC §12).",
+    )
     daily_cap = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -212,6 +217,7 @@ class NotificationState(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    OFF = "off", "Not sent: the agent turned these e-mails off"
 
 
 class AgentNotification(models.Model):

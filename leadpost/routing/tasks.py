@@ -1,7 +1,9 @@
-"""Background work of Sales Workflows: e-mailing the agent a lead was assigned to.
+"""E-mailing an agent the lead just assigned to them (SPEC §12), however it got its agent: named
+in the post, routed, set by a Sales Workflow or changed on a page. The Sales Workflows' "e-mail
+the agent" action is this same send.
 
-Each send is an `AgentNotification` row, made in the record's transaction; a failed send is
-retried with back-off and its state and last error are on the record's page.
+Each send is an `AgentNotification` row, made in the transaction that assigned the agent; a
+failed send is retried with back-off and its state and last error are on the record's page.
 """
 
 from __future__ import annotations
@@ -26,18 +28,27 @@ logger = logging.getLogger(__name__)
 _CLAIM_SECONDS = 120
 
 
-def request_notification(record: Record) -> AgentNotification | None:
+def request_notification(record: Record, *, first: bool = False) -> AgentNotification | None:
     """Ask for the record's agent to be e-mailed, once per record and agent; call inside the
-    record's transaction, so the e-mail goes out only if the record is stored."""
+    transaction that assigned the agent, so the e-mail goes out only if the assignment stands.
+
+    `first`: the caller knows no e-mail of this record was asked for yet (a new record no
+    workflow ran on), so the savepoint that catches a second request is not needed."""
     if record.servicing_agent_id is None:
         return None
-    try:
-        with transaction.atomic():
-            notification = AgentNotification.objects.create(
-                record=record, agent_id=record.servicing_agent_id, next_attempt_at=timezone.now()
-            )
-    except IntegrityError:
-        return None  # this agent is already told of this record
+    row = AgentNotification(
+        record=record, agent_id=record.servicing_agent_id, next_attempt_at=timezone.now()
+    )
+    if first:
+        row.save(force_insert=True)
+        notification = row
+    else:
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+                notification = row
+        except IntegrityError:
+            return None  # this agent is already told of this record
     notify_agent.enqueue(notification.pk)
     return notification
 
@@ -52,16 +63,29 @@ def _message(record: Record) -> tuple[str, str]:
     assert agent is not None
     model = "salesrecord" if record.record_type == "sales_record" else "individual"
     # Only what an agent needs to call the lead back; never the SSN or birth date (SPEC §12).
+    phones = [
+        f"{label}: {number}"
+        for label, number in (
+            ("Cell phone", record.cell_phone),
+            ("Home phone", record.home_phone),
+            ("Business phone", record.business_phone),
+        )
+        if number
+    ]
+    vendor = record.lead_post_url.label if record.lead_post_url else "-"
     lines = [
         f"{agent.first_name}, a new lead was assigned to you in {record.account.name}:",
         "",
         f"Name: {record.first_name} {record.last_name}",
-        f"Phone: {record.cell_phone or record.home_phone or '-'}",
+        *(phones or ["Phone: -"]),
         f"E-mail: {record.email or '-'}",
         f"State: {record.state or '-'}",
+        f"Vendor: {vendor}",
         f"Lead source: {record.lead_source.value if record.lead_source else '-'}",
         "",
         f"{settings.BASE_URL}/staff/records/{model}/{record.pk}/change/",
+        "",
+        "(You get these because you take leads; turn them off on your agent page.)",
     ]
     subject = _one_line(f"New lead: {record.first_name} {record.last_name}")[:200]
     return mask_ssn_text(subject), mask_ssn_text("\n".join(lines))
@@ -86,9 +110,15 @@ def notify_agent(notification_id: int) -> str:
     if not claimed:
         return "not claimed"
     notification = AgentNotification.objects.select_related(
-        "agent", "record__account", "record__lead_source"
+        "agent__agent_profile", "record__account", "record__lead_source", "record__lead_post_url"
     ).get(pk=notification_id)
     agent = notification.agent
+    profile = getattr(agent, "agent_profile", None)
+    if profile is not None and not profile.notify_new_leads:
+        AgentNotification.objects.filter(pk=notification.pk).update(
+            state=NotificationState.OFF, error=""
+        )
+        return NotificationState.OFF
     if not agent.email or not agent.is_active:
         AgentNotification.objects.filter(pk=notification.pk).update(
             state=NotificationState.FAILED, error="the agent has no e-mail address or is inactive"

@@ -379,7 +379,7 @@ def test_private_and_special_addresses_are_refused_before_connecting(url: str) -
 
 
 def test_a_port_other_than_80_or_443_is_refused_before_connecting() -> None:
-    with pytest.raises(Refused, match="port 22 is not fetched from"):
+    with pytest.raises(Refused, match="port 22 is not reached"):
         fetch("http://93.184.216.34:22/quote.pdf", DEFAULT)
 
 

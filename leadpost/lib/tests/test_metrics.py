@@ -20,7 +20,7 @@ from leadpost.lib.metrics import scrape_registry
 from leadpost.records.models import Attachment, AttachmentState, Record
 from leadpost.records.tasks import download
 from leadpost.routing.models import AgentNotification, NotificationState
-from leadpost.routing.tasks import notify_agent, request_notification
+from leadpost.routing.tasks import notify_agent
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -155,8 +155,9 @@ def test_the_queues_are_counted_in_the_database_at_scrape_time(post, alice, vend
         assert answer.status_code == 200, answer.content
     records = list(Record.objects.order_by("pk"))
     assert all(record.servicing_agent == alice for record in records)
-    notifications = [request_notification(record) for record in records]
-    assert all(notifications)
+    # Each post asked for its agent's e-mail (SPEC §12).
+    notifications = list(AgentNotification.objects.order_by("pk"))
+    assert [n.record_id for n in notifications] == [r.pk for r in records]
     first_file = Attachment.objects.order_by("pk").first()
     assert first_file is not None
     assert download(first_file.pk) == AttachmentState.FAILED

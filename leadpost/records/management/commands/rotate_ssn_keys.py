@@ -7,12 +7,13 @@ from django.db import transaction
 from leadpost.lib.commands import OperatorCommand
 from leadpost.lib.encryption import rotate_ssn
 from leadpost.records.models import Record
+from leadpost.webhooks.models import WebhookSubscription
 
 
 class Command(OperatorCommand):
     help = (
-        "Re-encrypt every stored SSN with the first key of LEADPOST_SSN_KEYS. Put the new key "
-        "first, run this, then drop the old key."
+        "Re-encrypt every stored SSN, and every webhook's signing secret, with the first key of "
+        "LEADPOST_SSN_KEYS. Put the new key first, run this, then drop the old key."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,4 +34,15 @@ class Command(OperatorCommand):
                 Record.objects.bulk_update(batch, ["ssn_encrypted"])
             done += len(batch)
             last = batch[-1].pk
-        self.report(options, {"reencrypted": done}, [f"Re-encrypted {done} SSNs."])
+        with transaction.atomic():
+            webhooks = list(
+                WebhookSubscription.objects.select_for_update().only("secret_encrypted")
+            )
+            for webhook in webhooks:
+                webhook.secret_encrypted = rotate_ssn(webhook.secret_encrypted)
+            WebhookSubscription.objects.bulk_update(webhooks, ["secret_encrypted"])
+        self.report(
+            options,
+            {"reencrypted": done, "webhook_secrets": len(webhooks)},
+            [f"Re-encrypted {done} SSNs and {len(webhooks)} webhook secrets."],
+        )
