@@ -3,7 +3,7 @@
 
     python3 dev.py demo [--no-serve]  set up, migrate, create a demo account, serve on :8000
     python3 dev.py test [ARGS...]     set up and run every test (ARGS go to pytest); installs
-                                      Debian's chromium for the browser tests when missing
+                                      Debian's chromium and nodejs for the tests when missing
     python3 dev.py lint               ruff check, ruff format --check, mypy leadpost
     python3 dev.py cluster up|status|test|bench|down [ARGS...]
                                       the production set-up of deploy/README.md on this machine
@@ -518,34 +518,48 @@ def cmd_demo(args: list[str]) -> int:
 
 
 CHROMIUM = "/usr/bin/chromium"  # the browser tests drive Debian's Chromium (never a downloaded one)
+NODE = "/usr/bin/node"  # the README's Node.js webhook-signature example is run by a test
+# What the tests run that is not Python: the program, and the Debian package that brings it.
+TEST_PROGRAMS = (
+    (CHROMIUM, "chromium", "the browser tests"),
+    (NODE, "nodejs", "the Node.js example"),
+)
 
 
-def ensure_chromium() -> None:
-    """Install Debian's chromium for the browser tests when it is missing: as root, or via sudo."""
-    if os.path.exists(CHROMIUM):
+def ensure_test_programs() -> None:
+    """Install Debian's chromium and nodejs for the tests when missing: as root, or via sudo."""
+    missing = [
+        (path, package, why) for path, package, why in TEST_PROGRAMS if not os.path.exists(path)
+    ]
+    if not missing:
         return
+    packages = [package for _, package, _ in missing]
     apt_get = shutil.which("apt-get")
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     sudo = None if is_root else shutil.which("sudo")
     if apt_get is None or not (is_root or sudo):
+        needs = ", ".join(f"{path} for {why}" for path, _, why in missing)
         die(
-            f"the browser tests need Chromium at {CHROMIUM}, which is missing, and this user "
-            "cannot install it (needs Debian's apt-get, and root or sudo). Install it, e.g. "
-            "`sudo apt-get install -y chromium` on Debian, then run this command again."
+            f"the tests need {needs}, which this user cannot install (needs Debian's apt-get, "
+            f"and root or sudo). Install them, e.g. `sudo apt-get install -y {' '.join(packages)}` "
+            "on Debian, then run this command again."
         )
     # `env` inside sudo: sudo drops the caller's environment.
     prefix = ([] if is_root else [str(sudo)]) + ["env", "DEBIAN_FRONTEND=noninteractive", apt_get]
-    say(f"{CHROMIUM} is missing: installing Debian's chromium for the browser tests")
-    for argv in (["update", "-q"], ["install", "-y", "-q", "chromium"]):
+    say(f"installing Debian's {' and '.join(packages)} for the tests")
+    for argv in (["update", "-q"], ["install", "-y", "-q", "--no-install-recommends", *packages]):
         if run(prefix + argv) != 0:
-            die(f"`apt-get {' '.join(argv)}` failed; install chromium, then run this again.")
-    if not os.path.exists(CHROMIUM):
-        die(f"chromium was installed but {CHROMIUM} is still missing.")
+            die(
+                f"`apt-get {' '.join(argv)}` failed; install {' '.join(packages)}, then run this again."
+            )
+    for path, package, _ in missing:
+        if not os.path.exists(path):
+            die(f"{package} was installed but {path} is still missing.")
 
 
 def cmd_test(args: list[str]) -> int:
     ensure_venv("test")
-    ensure_chromium()
+    ensure_test_programs()
     url = os.environ.get("DATABASE_URL")
     if url:
         say(f"running the tests on {_redact(url)}")
