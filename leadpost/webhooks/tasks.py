@@ -182,9 +182,13 @@ def deliver(delivery_id: int) -> str:
     token = _claim(delivery_id, now)
     if token is None:
         return "not claimed"
-    delivery = WebhookDelivery.objects.select_related("event", "subscription__account").get(
-        pk=delivery_id
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "subscription__account")
+        .filter(pk=delivery_id)
+        .first()
     )
+    if delivery is None:  # its webhook was deleted meanwhile
+        return "deleted"
     subscription = delivery.subscription
     if subscription.paused:
         WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=token).update(
@@ -394,7 +398,7 @@ def tell_admins(subscription_id: int) -> int:
     )
     try:
         send_mail(
-            subject=" ".join(f"Webhook paused: {subscription}".split())[:200],
+            subject=redact_text(" ".join(f"Webhook paused: {subscription}".split()))[:200],
             message=redact_text(body),
             from_email=None,
             recipient_list=admins,
