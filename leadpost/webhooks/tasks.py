@@ -201,12 +201,6 @@ def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> str:
         delivery=delivery, started_at=now, error="no answer yet: the attempt is running"
     )
     body = delivery.event.body.encode()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Leadpost webhooks",
-        EVENT_ID_HEADER: delivery.event.public_id,
-        HEADER: signature(read_secret(subscription), int(time.time()), body),
-    }
     started = time.monotonic()
     status: int | None = None
     head = ""
@@ -214,10 +208,25 @@ def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> str:
     retry = False
     wait: dt.timedelta | None = None
     try:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Leadpost webhooks",
+            EVENT_ID_HEADER: delivery.event.public_id,
+            HEADER: signature(read_secret(subscription), int(time.time()), body),
+        }
         answer = send(subscription.url, body, headers, policy_for(subscription))
     except FetchError as exc:
         error = mask_ssn_text(str(exc))[:1000]
         retry = exc.retry
+    except Exception as exc:
+        # Anything else (a secret that no longer decrypts after a key change, a bug) is settled
+        # like a network error: the attempt says so, and the delivery is retried within its
+        # window, then given up. Left to the task, the attempt would stay "running", the sweep
+        # would blame a dead worker, and the delivery would be tried for ever. The exception's
+        # text is not shown (it may quote the secret); its type and the log say what it was.
+        logger.exception("webhook delivery %s could not be sent", delivery.pk)
+        error = f"could not be sent: {type(exc).__name__} (see the worker's log)"
+        retry = True
     else:
         status = answer.status
         head = _clean_head(answer.head)

@@ -380,3 +380,86 @@ def test_a_deleted_subscription_takes_its_deliveries_with_it(
     WebhookSubscription.objects.filter(pk=subscription.pk).delete()
     assert deliver(delivery.pk) == "not claimed"
     assert receiver.requests == []
+
+
+def test_a_hostile_answer_is_kept_as_one_clean_kib(
+    post: PostFn, agency: Account, receiver: Receiver, vendor_url: tuple[LeadPostUrl, str]
+) -> None:
+    """NUL bytes (PostgreSQL's text refuses them), invalid UTF-8, our own Lead Post URL token and
+    an SSN echoed back, in a 1 MB answer: staff see its first KiB, as text, without them."""
+    token = vendor_url[1]
+    hostile = b"\x00\xff\xfe token=" + token.encode() + b" ssn 123-45-6789 " + b"y" * 1_000_000
+    subscribe(agency, receiver.url, receiver=receiver)
+    receiver.answer(Answer(500, hostile))
+    delivery = delivery_of(created_record(post))
+
+    assert deliver(delivery.pk) == DeliveryState.PENDING
+    [attempt] = attempts(delivery)
+    head = attempt.response_head
+    assert "\x00" not in head and token not in head and token[6:20] not in head
+    assert "123-45-6789" not in head
+    assert head.startswith("\ufffd\ufffd\ufffd token=" + token[:6])
+    assert len(head) <= 1024
+    # Nothing the receiver got carries the vendor's token either.
+    [request] = receiver.requests
+    assert token not in request.body.decode() + json.dumps(request.headers)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("999999", 3600), ("Wed, 21 Oct 2015 07:28:00 GMT", 30), ("-5", 30), ("", 30)],
+)
+def test_retry_after_is_bounded_and_read_only_as_seconds(
+    post: PostFn, agency: Account, receiver: Receiver, retry_after: str, wait: int
+) -> None:
+    subscribe(agency, receiver.url, receiver=receiver)
+    receiver.answer(Answer(429, headers={"Retry-After": retry_after}))
+    delivery = delivery_of(created_record(post))
+    start = delivery.created_at
+    assert deliver(delivery.pk, now=start) == DeliveryState.PENDING
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at == start + dt.timedelta(seconds=wait)
+
+
+def test_control_characters_and_a_long_note_still_sign_and_parse(
+    post: PostFn, client: Client, api_token: str, agency: Account, receiver: Receiver
+) -> None:
+    subscribe(agency, receiver.url, receiver=receiver)
+    long_body = "Line\u2028two\x07 " + "é" * 200_000
+    record_id = created_record(
+        post,
+        firstName="Jo\u202ehn\ttab",
+        attachment_note_1_subject_text="Call \x1b[31m now",
+        attachment_note_1_body_text=long_body,
+    )
+    delivery = delivery_of(record_id)
+    assert deliver(delivery.pk) == DeliveryState.DELIVERED
+    [request] = receiver.requests
+    assert request.signature_ok
+    assert request.json["data"] == api_record(client, api_token, record_id)
+
+
+def test_a_secret_that_no_longer_decrypts_is_settled_not_left_running(
+    post: PostFn, agency: Account, receiver: Receiver
+) -> None:
+    """After a key change the secret cannot be read: nothing unsigned is sent, the attempt says
+    why, and the delivery is retried within its window and then given up (never for ever)."""
+    subscription = subscribe(agency, receiver.url, receiver=receiver)
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(
+        secret_encrypted="gAAAAAB-not-a-fernet-token"
+    )
+    delivery = delivery_of(created_record(post))
+    start = delivery.created_at
+
+    assert deliver(delivery.pk, now=start) == DeliveryState.PENDING
+    assert receiver.requests == []
+    [attempt] = attempts(delivery)
+    assert attempt.finished and attempt.status_code is None
+    assert attempt.error == "could not be sent: InvalidToken (see the worker's log)"
+    delivery.refresh_from_db()
+    assert delivery.lease_until is None and delivery.next_attempt_at == start + dt.timedelta(
+        seconds=30
+    )
+    assert deliver(delivery.pk, now=start + dt.timedelta(hours=24)) == DeliveryState.FAILED
+    delivery.refresh_from_db()
+    assert delivery.error.startswith("gave up after 2 attempts over 24 hours: could not be sent")
