@@ -103,7 +103,7 @@ def test_a_delivery_cut_by_a_killed_worker_is_sent_again_by_the_next(
     receiver.answer(Answer(hold=True), Answer(200))
     # A short lease (the first worker's, written when it claims): the sweep finds the cut-off
     # attempt seconds after the kill rather than after the default 2 x timeout + 30 s.
-    first = workers.start(LEADPOST_WEBHOOK_TIMEOUT="3", LEADPOST_WEBHOOK_LEASE_SECONDS="4")
+    first = workers.start(LEADPOST_WEBHOOK_TIMEOUT="5", LEADPOST_WEBHOOK_LEASE_SECONDS="6")
     response = post({"firstName": "John", "lastName": "Doe", "ssn": "123-45-6789"})
     assert response.status_code == 200, response.content
 
