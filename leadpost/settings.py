@@ -310,6 +310,14 @@ LEADPOST_WEBHOOK_BACKOFF_MAX_SECONDS = env_int(
 )
 LEADPOST_WEBHOOK_RETRY_HOURS = env_int("LEADPOST_WEBHOOK_RETRY_HOURS", 24, minimum=24)
 LEADPOST_WEBHOOK_PAUSE_HOURS = env_int("LEADPOST_WEBHOOK_PAUSE_HOURS", 24, minimum=1)
+# A delivery's attempt is presumed dead (its worker killed) once its lease runs out: by default
+# longer than any attempt may take (connect, send, read, each bounded by the timeout), so a slow
+# one is not sent twice. Never shorter than one timeout.
+LEADPOST_WEBHOOK_LEASE_SECONDS = env_int(
+    "LEADPOST_WEBHOOK_LEASE_SECONDS",
+    2 * LEADPOST_WEBHOOK_TIMEOUT + 30,
+    minimum=LEADPOST_WEBHOOK_TIMEOUT + 1,
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

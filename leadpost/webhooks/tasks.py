@@ -88,7 +88,10 @@ def event_body(event: WebhookEvent) -> str:
 
 def _subscribers(event: WebhookEvent) -> list[WebhookSubscription]:
     if event.only_to_id is not None:
-        return list(WebhookSubscription.objects.filter(pk=event.only_to_id))
+        # Never another account's webhook, whatever `only_to` says.
+        return list(
+            WebhookSubscription.objects.filter(pk=event.only_to_id, account_id=event.account_id)
+        )
     return [
         s
         for s in WebhookSubscription.objects.filter(account_id=event.account_id)
@@ -145,7 +148,7 @@ def _backoff(attempts: int) -> dt.timedelta:
 
 def _lease() -> dt.timedelta:
     # Longer than one attempt can take (connect, send, and the first KiB read to its deadline).
-    return dt.timedelta(seconds=2 * settings.LEADPOST_WEBHOOK_TIMEOUT + 30)
+    return dt.timedelta(seconds=settings.LEADPOST_WEBHOOK_LEASE_SECONDS)
 
 
 def _claim(delivery_id: int, now: dt.datetime) -> str | None:
@@ -177,8 +180,11 @@ def deliver_webhook(delivery_id: int) -> str:
     return deliver(delivery_id)
 
 
-def deliver(delivery_id: int) -> str:
-    now = timezone.now()
+def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> str:
+    """One attempt; `now` (tests) is the time the attempt is made at, for the claim, the
+    back-off and the retry and pause windows (the signature's timestamp stays the real time)."""
+    frozen = now is not None
+    now = now or timezone.now()
     token = _claim(delivery_id, now)
     if token is None:
         return "not claimed"
@@ -199,12 +205,6 @@ def deliver(delivery_id: int) -> str:
         delivery=delivery, started_at=now, error="no answer yet: the attempt is running"
     )
     body = delivery.event.body.encode()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Leadpost webhooks",
-        EVENT_ID_HEADER: delivery.event.public_id,
-        HEADER: signature(read_secret(subscription), int(time.time()), body),
-    }
     started = time.monotonic()
     status: int | None = None
     head = ""
@@ -212,10 +212,25 @@ def deliver(delivery_id: int) -> str:
     retry = False
     wait: dt.timedelta | None = None
     try:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Leadpost webhooks",
+            EVENT_ID_HEADER: delivery.event.public_id,
+            HEADER: signature(read_secret(subscription), int(time.time()), body),
+        }
         answer = send(subscription.url, body, headers, policy_for(subscription))
     except FetchError as exc:
         error = mask_ssn_text(str(exc))[:1000]
         retry = exc.retry
+    except Exception as exc:
+        # Anything else (a secret that no longer decrypts after a key change, a bug) is settled
+        # like a network error: the attempt says so, and the delivery is retried within its
+        # window, then given up. Left to the task, the attempt would stay "running", the sweep
+        # would blame a dead worker, and the delivery would be tried for ever. The exception's
+        # text is not shown (it may quote the secret); its type and the log say what it was.
+        logger.exception("webhook delivery %s could not be sent", delivery.pk)
+        error = f"could not be sent: {type(exc).__name__} (see the worker's log)"
+        retry = True
     else:
         status = answer.status
         head = _clean_head(answer.head)
@@ -235,7 +250,8 @@ def deliver(delivery_id: int) -> str:
     WebhookAttempt.objects.filter(pk=attempt.pk).update(
         status_code=status, duration_ms=duration, error=error, response_head=head, finished=True
     )
-    return _settle(delivery, token, status, error, retry, wait)
+    settled_at = now if frozen else timezone.now()
+    return _settle(delivery, token, status, error, retry, wait, settled_at)
 
 
 def _settle(
@@ -245,8 +261,8 @@ def _settle(
     error: str,
     retry: bool,
     wait: dt.timedelta | None,
+    now: dt.datetime,
 ) -> str:
-    now = timezone.now()
     mine = WebhookDelivery.objects.filter(
         pk=delivery.pk, lease_token=token, state=DeliveryState.PENDING
     )
@@ -266,9 +282,12 @@ def _settle(
         return DeliveryState.DELIVERED
     attempts = delivery.attempts  # this one included: the claim counted it
     give_up_at = delivery.created_at + dt.timedelta(hours=settings.LEADPOST_WEBHOOK_RETRY_HOURS)
-    later = now + max(_backoff(attempts), wait or dt.timedelta(0))
+    # Retried for at least the whole window (SPEC §12): the last back-off is cut short so that
+    # one more try is made at its end, rather than giving up early because the next try would
+    # fall after it.
+    later = min(now + max(_backoff(attempts), wait or dt.timedelta(0)), give_up_at)
     with transaction.atomic():
-        if retry and later <= give_up_at:
+        if retry and now < give_up_at:
             if mine.update(
                 last_status=status,
                 error=error,
@@ -398,6 +417,8 @@ def tell_admins(subscription_id: int) -> int:
     )
     try:
         send_mail(
+            # The URL (the subject's text when there is no description) may hold a key of the
+            # receiver's or a Lead Post URL: redacted like the body.
             subject=redact_text(" ".join(f"Webhook paused: {subscription}".split()))[:200],
             message=redact_text(body),
             from_email=None,
