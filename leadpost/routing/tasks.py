@@ -84,12 +84,14 @@ def _without_secrets(text: str, record: Record, token_hashes: set[str]) -> str:
     text = _MASKED_SSN.sub("***-**-****", mask_ssn_text(text))
     if record.birth_date is not None:
         born = record.birth_date
-        for shape in {
+        shapes = {
             born.strftime("%m/%d/%Y"),
             f"{born.month}/{born.day}/{born.year}",
             born.isoformat(),
             born.strftime("%m-%d-%Y"),
-        }:
+        }
+        # The longest first: "4/15/1980" is inside "04/15/1980".
+        for shape in sorted(shapes, key=len, reverse=True):
             text = text.replace(shape, "[birth date removed]")
 
     def token(match: re.Match[str]) -> str:

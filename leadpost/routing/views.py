@@ -31,7 +31,9 @@ def my_lead_emails(request: HttpRequest) -> HttpResponse:
         return staff_site.forbidden(request, "My lead e-mails", "membership of an account")
     profile = AgentProfile.objects.filter(user=user).first()
     current = profile.notify_new_leads if profile is not None else True
-    form = LeadEmailsForm(request.POST or None, initial={"notify_new_leads": current})
+    # Bound on every POST: an unticked box sends nothing, and the POST may then be empty.
+    bound = request.POST if request.method == "POST" else None
+    form = LeadEmailsForm(bound, initial={"notify_new_leads": current})
     if request.method == "POST" and form.is_valid():
         wanted: bool = form.cleaned_data["notify_new_leads"]
         with transaction.atomic():
