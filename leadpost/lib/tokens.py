@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 # 32 random bytes = 256 bits, well above SPEC §1's 128; url-safe so it fits a path segment.
 TOKEN_BYTES = 32
+# How long a token is: base64 of 32 bytes, unpadded.
+TOKEN_CHARS = 43
 # What of a token may be shown again after it was issued, to tell tokens apart (SPEC §9).
 PREFIX_LENGTH = 6
 

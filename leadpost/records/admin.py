@@ -3,16 +3,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from leadpost.accounts.models import Permission
+from leadpost.accounts.models import MEMBERS, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
 from leadpost.records.models import (
     Attachment,
@@ -25,6 +26,37 @@ from leadpost.records.models import (
     RecordType,
     SalesRecord,
 )
+from leadpost.routing.actions import assign_agent
+from leadpost.routing.models import AgentNotification, NotificationState
+
+
+def _agent_email_state(sent: AgentNotification) -> SafeString:
+    """An agent e-mail's state on a record page, in words an agency reads without a manual."""
+    if sent.state == NotificationState.SENT:
+        when = sent.sent_at.isoformat(timespec="seconds") if sent.sent_at else ""
+        return format_html("sent {}", when)
+    if sent.state == NotificationState.OFF:
+        return SafeString("not sent: this agent turned lead e-mails off")
+    if sent.state == NotificationState.FAILED:
+        return format_html("failed: {}", sent.error)
+    if sent.attempts == 0:
+        return SafeString("waiting to be sent")
+    when = sent.next_attempt_at.isoformat(timespec="seconds") if sent.next_attempt_at else "soon"
+    return format_html(
+        "not sent yet, will retry: {} {} failed, next try at {}; last error: {}",
+        sent.attempts,
+        "try" if sent.attempts == 1 else "tries",
+        when,
+        sent.error,
+    )
+
+
+def agent_emails_of(record: Record) -> str:
+    rows = [
+        (str(sent.agent), _agent_email_state(sent))
+        for sent in record.agent_notifications.select_related("agent").order_by("id")
+    ]
+    return _listed(rows)
 
 
 def _unfinished(state: str, attempts: int, error: str) -> SafeString:
@@ -179,15 +211,7 @@ class RecordAdmin(admin.ModelAdmin[Record]):
 
     @admin.display(description="agent e-mails")
     def agent_emails(self, obj: Record) -> str:
-        rows = []
-        for sent in obj.agent_notifications.select_related("agent").order_by("id"):
-            if sent.state == "sent":
-                when = sent.sent_at.isoformat(timespec="seconds") if sent.sent_at else ""
-                state = format_html("sent {}", when)
-            else:
-                state = _unfinished(sent.state, sent.attempts, sent.error)
-            rows.append((str(sent.agent), state))
-        return _listed(rows)
+        return agent_emails_of(obj)
 
     @admin.display(description="custom fields")
     def custom_fields(self, obj: Record) -> str:
@@ -312,13 +336,126 @@ STAFF_RECORD_FILTERS = [
 ]
 
 
+class AgentField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
+        name = obj.get_full_name() or obj.get_username()
+        return f"{name} ({obj.email})" if obj.email else f"{name} (no e-mail address)"
+
+
+class AgentChoiceForm(forms.Form):
+    agent = AgentField(
+        queryset=User.objects.none(),
+        label="Agent",
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of the agents listed."},
+    )
+
+    def __init__(self, *args: Any, agents: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["agent"]
+        assert isinstance(field, AgentField)
+        field.queryset = agents
+
+
+def eligible_agents(record: Record) -> QuerySet[User]:
+    """Whom a record may be given to on its page: the active users of its account; for a Sales
+    Record, only those who can see Sales Enablement, as for an agent named in a post (SPEC §6)."""
+    agents = User.objects.filter(MEMBERS, account_id=record.account_id, is_active=True)
+    if record.record_type == RecordType.SALES_RECORD:
+        agents = agents.filter(
+            Exists(
+                SecurityGroup.objects.filter(
+                    members=OuterRef("pk"),
+                    account_id=record.account_id,
+                    sales_enablement_visible=True,
+                )
+            )
+        )
+    return agents.order_by("first_name", "last_name", "id")
+
+
+class StaffRecordAdmin(AccountScopedAdmin[Record]):
+    """A record's staff page: read-only but for its agent, changed on its own page (SPEC §12)."""
+
+    change_form_template = "staff/record_change_form.html"
+
+    def agent_needs(self) -> tuple[Permission, ...]:
+        return (*self.view_needs, Permission.MANAGE_DATA)
+
+    def may_change_agent(self, request: HttpRequest) -> bool:
+        return self._allowed(request, self.agent_needs())
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_agent"
+        view = self.admin_site.admin_view(self.change_agent_view)  # logged in, CSRF-checked
+        return [path("<int:pk>/agent/", view, name=name), *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        if self.may_change_agent(request) and object_id.isdigit():
+            context["change_agent_url"] = reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_agent",
+                args=[int(object_id)],
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def change_agent_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        # Another account's record (or one of the other type) is not found, whoever asks.
+        record = self.get_queryset(request).select_related("servicing_agent").filter(pk=pk).first()
+        if record is None:
+            raise Http404("No such record.")
+        if not self.may_change_agent(request):
+            needed = " and ".join(p.label for p in self.agent_needs())
+            return staff_site.forbidden(request, "Change agent", needed)
+        form = AgentChoiceForm(
+            request.POST if request.method == "POST" else None,
+            agents=eligible_agents(record),
+            initial={"agent": record.servicing_agent_id},
+        )
+        record_url = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=[record.pk],
+        )
+        if request.method == "POST" and form.is_valid():
+            agent: User = form.cleaned_data["agent"]
+            try:
+                changed = assign_agent(record, agent)
+            except ValueError as exc:  # deactivated or moved since the form was valid
+                form.add_error("agent", str(exc))
+            else:
+                if changed:
+                    messages.success(
+                        request, f"{agent} is now this record's agent and is being e-mailed."
+                    )
+                else:
+                    messages.info(request, f"{agent} already was this record's agent.")
+                return HttpResponseRedirect(record_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change the agent of {record}",
+            "record": record,
+            "record_url": record_url,
+            "form": form,
+            "opts": self.opts,
+            "agent_emails": agent_emails_of(record),
+        }
+        status = 400 if request.method == "POST" else 200
+        return TemplateResponse(request, "staff/change_agent.html", context, status=status)
+
+
 @admin.register(Individual, site=staff_site)
-class StaffIndividualAdmin(AccountScopedAdmin[Record], IndividualAdmin):
+class StaffIndividualAdmin(StaffRecordAdmin, IndividualAdmin):
     list_filter = STAFF_RECORD_FILTERS  # type: ignore[assignment]
 
 
 @admin.register(SalesRecord, site=staff_site)
-class StaffSalesRecordAdmin(AccountScopedAdmin[Record], SalesRecordAdmin):
+class StaffSalesRecordAdmin(StaffRecordAdmin, SalesRecordAdmin):
     view_needs = (Permission.SALES_ENABLEMENT,)
     list_filter = STAFF_RECORD_FILTERS  # type: ignore[assignment]
 

@@ -16,7 +16,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch
 
-from leadpost.accounts.models import Account, User
+from leadpost.accounts.models import Account, Permission, User
+from leadpost.lib.choices import RecordType
 from leadpost.records.actions import ensure_list_values, find_list_values
 from leadpost.records.models import ListName, Record, list_key
 from leadpost.routing.models import (
@@ -302,8 +303,17 @@ def assign_agent(record: Record, agent: User | None) -> bool:
 
     The agent must be an active user of the record's account (checked here again, whatever the
     form offered: SPEC §10)."""
-    if agent is not None and (agent.account_id != record.account_id or not agent.is_active):
+    if agent is not None and (
+        agent.account_id != record.account_id or not agent.is_active or agent.is_operator
+    ):
         raise ValueError("only an active user of the record's account is its agent")
+    if (
+        agent is not None
+        and record.record_type == RecordType.SALES_RECORD
+        and not agent.has_account_permission(Permission.SALES_ENABLEMENT)
+    ):
+        # As for an agent named in a post (SPEC §6): one who cannot see the record is not its agent.
+        raise ValueError("a Sales Record's agent must be able to see Sales Enablement")
     locked = Record.objects.select_for_update().get(pk=record.pk)
     if locked.servicing_agent_id == (agent.pk if agent else None):
         return False

@@ -12,6 +12,7 @@ from leadpost.accounts.models import Permission
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.accounts.tenancy import AccountRowsForm
 from leadpost.lib.address import USPS_STATE_CODES
+from leadpost.routing import views
 from leadpost.routing.models import (
     AgentProfile,
     PoolMember,
@@ -198,16 +199,38 @@ class AgentProfileAdmin(admin.ModelAdmin[AgentProfile]):
         "states",
         "receives_leads",
         "available",
+        "emails_on",
         "daily_cap",
         "routed_today",
     ]
     list_editable = ["receives_leads", "available", "daily_cap"]
-    list_filter = ["receives_leads", "available"]
+    list_filter = ["receives_leads", "available", "notify_new_leads"]
     search_fields = ["user__first_name", "user__last_name"]
-    fields = ["user", "licensed_states", "receives_leads", "available", "daily_cap"]
+    fields = [
+        "user",
+        "licensed_states",
+        "receives_leads",
+        "available",
+        "lead_emails",
+        "daily_cap",
+    ]
+    # Shown, not changed here: whether an agent is e-mailed their leads is the agent's own
+    # choice, made on their "My lead e-mails" page (SPEC §12: an agent may turn it off).
+    readonly_fields = ["lead_emails"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AgentProfile]:
         return super().get_queryset(request).select_related("user__account")
+
+    @admin.display(description="lead e-mails")
+    def lead_emails(self, profile: AgentProfile) -> str:
+        if profile.pk is None:
+            return "on (the agent may turn them off on their “My lead e-mails” page)"
+        state = "on" if profile.notify_new_leads else "off"
+        return f"{state} (the agent's own choice, on their “My lead e-mails” page)"
+
+    @admin.display(description="lead e-mails", boolean=True)
+    def emails_on(self, profile: AgentProfile) -> bool:
+        return profile.notify_new_leads
 
     @admin.display(description="licensed in")
     def states(self, profile: AgentProfile) -> str:
@@ -245,3 +268,7 @@ class StaffSalesWorkflowAdmin(AccountScopedAdmin[SalesWorkflow], SalesWorkflowAd
 class StaffAgentProfileAdmin(AccountScopedAdmin[AgentProfile], AgentProfileAdmin):
     account_path = "user__account"
     view_needs = change_needs = (Permission.MANAGE_USERS,)
+
+
+# Every account user's own switch for their lead e-mails (SPEC §12); the e-mail's footer names it.
+staff_site.add_page("my-lead-emails/", views.my_lead_emails, "my_lead_emails")

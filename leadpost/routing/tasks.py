@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import unicodedata
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.tasks import task
+from django.urls import reverse
 from django.utils import timezone
 
+from leadpost.intake.models import LeadPostUrl
 from leadpost.lib.ssn import mask_ssn_text
+from leadpost.lib.tokens import TOKEN_CHARS, hash_token
 from leadpost.records.models import Record
 from leadpost.routing.models import AgentNotification, NotificationState
 
@@ -53,18 +58,61 @@ def request_notification(record: Record, *, first: bool = False) -> AgentNotific
     return notification
 
 
+# Control characters, line and paragraph separators, and format characters (bidirectional
+# overrides): a vendor's text shown in an e-mail is one line of plain text, whatever it holds.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+# A vendor's value is shown up to this long: a 1 MB name makes no 1 MB e-mail.
+_VALUE_CHARS = 200
+# What `mask_ssn_text` leaves of an SSN (`***-**-6789`): an e-mail shows not even the last four.
+_MASKED_SSN = re.compile(r"\*{3}([- ]?)\*{2}\1[0-9]{4}")
+# A Lead Post URL token (`secrets.token_urlsafe(32)`: 43 URL-safe characters) may be in a run
+# of such characters: a vendor pasting its URL into a name.
+_TOKEN_RUN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_CHARS},}}")
+
+
 def _one_line(text: str) -> str:
-    """A header value: a name with a line break must not break (or forge) the e-mail's headers."""
-    return " ".join(text.split())
+    """A vendor's (or a user's) value as one line: a name with a line break, a NUL or a bidi
+    override must not break (or forge) the e-mail's headers or add a line to its text."""
+    shown = "".join(" " if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text)
+    shown = " ".join(shown.split())
+    return shown if len(shown) <= _VALUE_CHARS else shown[: _VALUE_CHARS - 1] + "…"
+
+
+def _without_secrets(text: str, record: Record, token_hashes: set[str]) -> str:
+    """`text` with no SSN (not even masked to its last four), no birth date of the lead and no
+    Lead Post URL token of the account in it (SPEC §9, §12), wherever the vendor put them."""
+    text = _MASKED_SSN.sub("***-**-****", mask_ssn_text(text))
+    if record.birth_date is not None:
+        born = record.birth_date
+        shapes = {
+            born.strftime("%m/%d/%Y"),
+            f"{born.month}/{born.day}/{born.year}",
+            born.isoformat(),
+            born.strftime("%m-%d-%Y"),
+        }
+        # The longest first: "4/15/1980" is inside "04/15/1980".
+        for shape in sorted(shapes, key=len, reverse=True):
+            text = text.replace(shape, "[birth date removed]")
+
+    def token(match: re.Match[str]) -> str:
+        run = match[0]
+        for start in range(len(run) - TOKEN_CHARS + 1):
+            if hash_token(run[start : start + TOKEN_CHARS]) in token_hashes:
+                return "[Lead Post URL token removed]"
+        return run
+
+    return _TOKEN_RUN.sub(token, text) if token_hashes else text
 
 
 def _message(record: Record) -> tuple[str, str]:
+    """The subject and text of the e-mail telling the record's agent of it (SPEC §12): who the
+    lead is, how to reach them, the vendor and lead source, and the record's page; never the SSN
+    or the birth date."""
     agent = record.servicing_agent
     assert agent is not None
     model = "salesrecord" if record.record_type == "sales_record" else "individual"
-    # Only what an agent needs to call the lead back; never the SSN or birth date (SPEC §12).
     phones = [
-        f"{label}: {number}"
+        f"{label}: {_one_line(number)}"
         for label, number in (
             ("Cell phone", record.cell_phone),
             ("Home phone", record.home_phone),
@@ -72,23 +120,35 @@ def _message(record: Record) -> tuple[str, str]:
         )
         if number
     ]
-    vendor = record.lead_post_url.label if record.lead_post_url else "-"
+    vendor = _one_line(record.lead_post_url.label) if record.lead_post_url else "-"
+    source = _one_line(record.lead_source.value) if record.lead_source else "-"
+    name = _one_line(f"{record.first_name} {record.last_name}") or "(no name)"
+    page = reverse(f"staff:records_{model}_change", args=[record.pk])
+    opt_out = reverse("staff:my_lead_emails")
     lines = [
-        f"{agent.first_name}, a new lead was assigned to you in {record.account.name}:",
+        f"{_one_line(agent.first_name) or 'Hello'}, a new lead was assigned to you in "
+        f"{_one_line(record.account.name)}:",
         "",
-        f"Name: {record.first_name} {record.last_name}",
+        f"Name: {name}",
         *(phones or ["Phone: -"]),
-        f"E-mail: {record.email or '-'}",
-        f"State: {record.state or '-'}",
+        f"E-mail: {_one_line(record.email) or '-'}",
+        f"State: {_one_line(record.state) or '-'}",
         f"Vendor: {vendor}",
-        f"Lead source: {record.lead_source.value if record.lead_source else '-'}",
+        f"Lead source: {source}",
         "",
-        f"{settings.BASE_URL}/staff/records/{model}/{record.pk}/change/",
+        f"The lead's page: {settings.BASE_URL}{page}",
         "",
-        "(You get these because you take leads; turn them off on your agent page.)",
+        "--",
+        "You get these e-mails because leads are assigned to you. Turn them off (or on again) on",
+        f"your “My lead e-mails” page: {settings.BASE_URL}{opt_out}",
     ]
-    subject = _one_line(f"New lead: {record.first_name} {record.last_name}")[:200]
-    return mask_ssn_text(subject), mask_ssn_text("\n".join(lines))
+    hashes = set(
+        LeadPostUrl.objects.filter(account_id=record.account_id).values_list(
+            "token_hash", flat=True
+        )
+    )
+    subject = _without_secrets(_one_line(f"New lead: {name}"), record, hashes)
+    return subject, _without_secrets("\n".join(lines), record, hashes)
 
 
 def _backoff(attempts: int) -> dt.timedelta:

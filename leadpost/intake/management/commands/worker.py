@@ -57,9 +57,12 @@ class Command(DbWorkerCommand):
             name="attachment-sweep",
             daemon=True,
         )
-        # One sweep at start: work left by a worker that died before this one started.
+        # One sweep at start: work left by a worker that died before this one started (downloads,
+        # agent e-mails and webhook deliveries alike: each has its own row and its own sweep).
         try:
             sweep()
+            sweep_notifications()
+            sweep_webhooks()
         except Exception:
             logger.exception("attachment sweep failed")
         sweeper.start()
