@@ -37,6 +37,8 @@ def _agent_email_state(sent: AgentNotification) -> SafeString:
         return format_html("sent {}", when)
     if sent.state == NotificationState.OFF:
         return SafeString("not sent: this agent turned lead e-mails off")
+    if sent.state == NotificationState.MOVED:
+        return SafeString("not sent: the record went to another agent before it went out")
     if sent.state == NotificationState.FAILED:
         return format_html("failed: {}", sent.error)
     if sent.attempts == 0:

@@ -218,6 +218,7 @@ class NotificationState(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     OFF = "off", "Not sent: the agent turned these e-mails off"
+    MOVED = "moved", "Not sent: the record went to another agent first"
 
 
 class AgentNotification(models.Model):

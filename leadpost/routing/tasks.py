@@ -173,6 +173,12 @@ def notify_agent(notification_id: int) -> str:
         "agent__agent_profile", "record__account", "record__lead_source", "record__lead_post_url"
     ).get(pk=notification_id)
     agent = notification.agent
+    if notification.record.servicing_agent_id != agent.pk:
+        # Reassigned before this e-mail went out: "assigned to you" would no longer be true.
+        AgentNotification.objects.filter(pk=notification.pk).update(
+            state=NotificationState.MOVED, error=""
+        )
+        return NotificationState.MOVED
     profile = getattr(agent, "agent_profile", None)
     if profile is not None and not profile.notify_new_leads:
         AgentNotification.objects.filter(pk=notification.pk).update(

@@ -200,3 +200,19 @@ def test_an_agent_changed_on_the_page_is_emailed_once_per_record_and_agent(
     record.refresh_from_db()
     assert record.servicing_agent == ann
     assert sorted(notifications(record)) == [("ann", "sent"), ("ben", "sent")]
+
+
+def test_an_agent_replaced_before_the_email_went_out_is_not_told(
+    client: Any, agency: Account, ann: User, ben: User
+) -> None:
+    from leadpost.routing.actions import assign_agent
+    from leadpost.routing.tasks import notify_agent
+
+    record = Record.objects.create(account=agency, first_name="Jo", last_name="Lee")
+    assign_agent(record, ann)
+    assign_agent(record, ben)
+    for notification in AgentNotification.objects.order_by("pk"):
+        notify_agent.call(notification.pk)
+    states = dict(AgentNotification.objects.values_list("agent_id", "state"))
+    assert states == {ann.pk: NotificationState.MOVED, ben.pk: NotificationState.SENT}
+    assert [m.to for m in mail.outbox] == [[ben.email]]
