@@ -159,3 +159,28 @@ def test_operators_change_their_password_in_the_operators_admin(client: Client, 
     response = client.get("/staff/password_change/")
     assert (response.status_code, response["Location"]) == (302, "/admin/password_change/")
     assert client.get("/admin/password_change/").status_code == 200
+
+
+def test_an_operator_lets_one_account_post_webhooks_to_private_networks(
+    client: Client, operator: User, agency: Account, other_agency: Account
+):
+    """SPEC §12: the switch is on the account's page of the operators' admin, and moves only it."""
+    client.force_login(operator)
+    page = client.get(f"/admin/accounts/account/{agency.pk}/change/")
+    assert page.status_code == 200
+    assert b"webhooks may reach private networks" in page.content.lower()
+    answer = client.post(
+        f"/admin/accounts/account/{agency.pk}/change/",
+        {
+            "name": agency.name,
+            "time_zone": agency.time_zone,
+            "record_mode": agency.record_mode,
+            "fallback_agent": "",
+            "webhooks_allow_private": "on",
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    agency.refresh_from_db()
+    other_agency.refresh_from_db()
+    assert agency.webhooks_allow_private
+    assert not other_agency.webhooks_allow_private
