@@ -113,6 +113,11 @@ class WebhookForm(forms.ModelForm[WebhookSubscription]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.explain()
+
+    def explain(self) -> None:
+        """The URL's help says which addresses the account's webhooks may reach (again once the
+        staff site has put a new row in the user's account)."""
         account = self.instance.account if self.instance.account_id else None
         allowed = account is not None and account.webhooks_allow_private
         self.fields["url"].help_text = (
@@ -171,6 +176,19 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else []
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class Explained(form):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.explain()
+
+        Explained.__name__ = form.__name__
+        return Explained
 
     # --- a new webhook: its secret, once ---
 
@@ -337,7 +355,9 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
         if tasks.redeliver([delivery]):
             messages.success(request, f"Redelivering {delivery.event.public_id}.")
         else:
-            messages.warning(request, "This delivery is still on its way: nothing to redeliver.")
+            messages.warning(
+                request, "This delivery is being attempted or waits for the webhook: try later."
+            )
         name = f"{self.admin_site.name}:webhooks_webhooksubscription_delivery"
         return HttpResponseRedirect(reverse(name, args=[delivery.pk]))
 
@@ -412,7 +432,7 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
             "record_url": self._record_url(delivery.event.record_id, record_types),
             "error": redact_text(delivery.error),
             "attempts": attempts,
-            "can_redeliver": delivery.state in (DeliveryState.FAILED, DeliveryState.DELIVERED),
+            "can_redeliver": delivery.state != DeliveryState.PAUSED,
             "opts": self.opts,
         }
         return TemplateResponse(request, "staff/webhooks/delivery.html", context)

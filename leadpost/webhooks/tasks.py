@@ -357,15 +357,19 @@ def resume(subscription: WebhookSubscription) -> int:
 
 
 def redeliver(deliveries: list[WebhookDelivery]) -> int:
-    """Send failed (or delivered) deliveries again, with the same event id and body; a delivery
-    still pending or waiting for a paused webhook is left as it is."""
+    """Send failed (or delivered) deliveries again, with the same event id and body; a pending
+    one waiting for its next try (after a 5xx, say) is tried now. One being attempted right now
+    (its lease runs), or waiting for a paused webhook, is left as it is."""
     now = timezone.now()
     count = 0
+    done = Q(state__in=[DeliveryState.FAILED, DeliveryState.DELIVERED])
+    # Staff who fixed their receiver should not wait up to an hour for the back-off.
+    waiting = Q(state=DeliveryState.PENDING) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
     with transaction.atomic():
         for delivery in deliveries:
-            if WebhookDelivery.objects.filter(
-                pk=delivery.pk, state__in=[DeliveryState.FAILED, DeliveryState.DELIVERED]
-            ).update(
+            if WebhookDelivery.objects.filter(done | waiting, pk=delivery.pk).update(
                 state=DeliveryState.PENDING,
                 next_attempt_at=now,
                 # The retry window starts again: a redelivery is retried like a new event.
