@@ -433,6 +433,7 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
             "error": redact_text(delivery.error),
             "attempts": attempts,
             "can_redeliver": delivery.state != DeliveryState.PAUSED,
+            "time_zone": delivery.subscription.account.time_zone,
             "opts": self.opts,
         }
         return TemplateResponse(request, "staff/webhooks/delivery.html", context)
