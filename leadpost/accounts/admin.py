@@ -43,14 +43,14 @@ class AccountAdmin(admin.ModelAdmin[Account]):
     list_display = ["name", "id", "time_zone", "record_mode", "premium_workflows", "created_at"]
     search_fields = ["name"]
     list_filter = ["record_mode", "premium_workflows", "webhooks_allow_private"]
-    # The private-network switch of webhooks (SPEC §12) is an operator's, never the agency's.
+    # webhooks_allow_private is the operators' alone (SPEC §12): no staff page shows it.
     fields = [
         "name",
         "time_zone",
         "record_mode",
         "premium_workflows",
-        "fallback_agent",
         "webhooks_allow_private",
+        "fallback_agent",
     ]
 
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:

@@ -84,6 +84,7 @@ class StaffSite(admin.AdminSite):
                 and user.has_account_permission(Permission.SALES_ENABLEMENT, Permission.MANAGE_DATA)
             )
             context["can_see_custom_fields"] = user.has_account_permission(Permission.MANAGE_DATA)
+            context["can_manage_webhooks"] = user.has_account_permission(Permission.MANAGE_URLS)
         return context
 
     def get_urls(self) -> list[URLResolver | URLPattern]:

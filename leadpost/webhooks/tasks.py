@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 import uuid
 
@@ -41,11 +42,13 @@ from leadpost.webhooks.signing import EVENT_ID_HEADER, HEADER, signature
 logger = logging.getLogger(__name__)
 
 _RETRIED = {408, 429}
+# The first bytes of an answer kept on its attempt (SPEC §12: the first KiB).
+HEAD_BYTES = 1024
 
 
 def policy_for(subscription: WebhookSubscription) -> Policy:
     return Policy(
-        max_bytes=1024,
+        max_bytes=HEAD_BYTES,
         timeout=settings.LEADPOST_WEBHOOK_TIMEOUT,
         max_redirects=0,
         allow_loopback=settings.LEADPOST_FETCH_ALLOW_LOOPBACK,
@@ -165,7 +168,14 @@ def _claim(delivery_id: int, now: dt.datetime) -> str | None:
 def _clean_head(head: bytes) -> str:
     """The first KiB of an answer as staff see it: text, no SSN, no token of ours."""
     text = head.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    if len(head) >= HEAD_BYTES:
+        # Cut at the KiB, the answer may end in the first part of a token or an SSN, too short
+        # for the patterns below to know it (31 of a token's 43 characters): drop that tail.
+        text = _CUT_TAIL.sub("…", text)
     return redact_text(mask_ssn_text(text))
+
+
+_CUT_TAIL = re.compile(r"[A-Za-z0-9_\-]+\Z")
 
 
 def _retry_after(value: str | None) -> dt.timedelta | None:
@@ -218,7 +228,9 @@ def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> str:
             EVENT_ID_HEADER: delivery.event.public_id,
             HEADER: signature(read_secret(subscription), int(time.time()), body),
         }
-        answer = send(subscription.url, body, headers, policy_for(subscription))
+        answer = send(
+            subscription.url, body, headers, policy_for(subscription), head_bytes=HEAD_BYTES
+        )
     except FetchError as exc:
         error = mask_ssn_text(str(exc))[:1000]
         retry = exc.retry
@@ -368,15 +380,19 @@ def resume(subscription: WebhookSubscription) -> int:
 
 
 def redeliver(deliveries: list[WebhookDelivery]) -> int:
-    """Send failed (or delivered) deliveries again, with the same event id and body; a delivery
-    still pending or waiting for a paused webhook is left as it is."""
+    """Send failed (or delivered) deliveries again, with the same event id and body; a pending
+    one waiting for its next try (after a 5xx, say) is tried now. One being attempted right now
+    (its lease runs), or waiting for a paused webhook, is left as it is."""
     now = timezone.now()
     count = 0
+    done = Q(state__in=[DeliveryState.FAILED, DeliveryState.DELIVERED])
+    # Staff who fixed their receiver should not wait up to an hour for the back-off.
+    waiting = Q(state=DeliveryState.PENDING) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
     with transaction.atomic():
         for delivery in deliveries:
-            if WebhookDelivery.objects.filter(
-                pk=delivery.pk, state__in=[DeliveryState.FAILED, DeliveryState.DELIVERED]
-            ).update(
+            if WebhookDelivery.objects.filter(done | waiting, pk=delivery.pk).update(
                 state=DeliveryState.PENDING,
                 next_attempt_at=now,
                 # The retry window starts again: a redelivery is retried like a new event.

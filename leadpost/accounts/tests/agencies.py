@@ -2,7 +2,7 @@
 
 Our agency ("Hawkeye Insurance") and another ("Cornbelt Mutual") each hold a record of each kind,
 a value list entry, a custom field, a Lead Post URL, posts in the log, users and security groups, an
-agent profile, a Lead Routing Rule and a Sales Workflow. Everything of ours carries the word "Quill"
+agent profile, a Lead Routing Rule, a Sales Workflow and a webhook with deliveries. Everything of ours carries the word "Quill"
 (or is Alice, Datalot, Hawkeye) and everything of theirs "Otter" (or Otto, Cornbelt), so a page can
 be searched for the other agency's rows.
 """
@@ -26,6 +26,9 @@ from leadpost.records.models import (
     RecordType,
 )
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule, SalesWorkflow
+from leadpost.webhooks import tasks as webhook_tasks
+from leadpost.webhooks.actions import create_subscription
+from leadpost.webhooks.models import EventType, WebhookDelivery, WebhookEvent
 
 FORM = "application/x-www-form-urlencoded"
 # What of ours may never show on a page of the other agency, and the other way round.
@@ -52,6 +55,8 @@ class Agency:
     agent_profile: int
     rule: int
     workflow: int
+    webhook: int
+    delivery: int
 
 
 def _post(client: Client, token: str, data: dict[str, str]) -> int:
@@ -82,6 +87,13 @@ def build(
 ) -> Agency:
     """An Individual and a Sales Record posted to `token`, each with a file, and the rest."""
     client = Client()
+    # Subscribed before the posts, so that they make events (and the webhook has deliveries).
+    webhook, _ = create_subscription(
+        account,
+        url=f"https://{word.lower()}-crm.example/hooks/leadpost",
+        events=[EventType.RECORD_CREATED, EventType.RECORD_ASSIGNED],
+        description=f"{word} CRM",
+    )
     CustomField.objects.create(
         account=account,
         entity_type=RecordType.INDIVIDUAL,
@@ -120,6 +132,8 @@ def build(
     rule = RoutingRule.objects.create(account=account, name=f"{word} Iowa", states=["IA"])
     PoolMember.objects.create(rule=rule, agent=agent)
     workflow = SalesWorkflow.objects.create(account=account, name=f"{word} Flow")
+    for event in WebhookEvent.objects.filter(account=account).order_by("pk"):
+        webhook_tasks.dispatch(event.pk)
     return Agency(
         account=account,
         individual=individual,
@@ -135,4 +149,6 @@ def build(
         agent_profile=profile.pk,
         rule=rule.pk,
         workflow=workflow.pk,
+        webhook=webhook.pk,
+        delivery=WebhookDelivery.objects.filter(subscription=webhook).order_by("pk")[0].pk,
     )

@@ -39,6 +39,12 @@ from leadpost.routing.models import (
     SalesWorkflow,
     WorkflowAction,
 )
+from leadpost.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 # What an operator owns and no staff page may show: their user row and their own admin actions.
 OPERATOR_MARKERS = ("root-ops", "ops-private-note")
@@ -57,11 +63,29 @@ ROW = {
     "routing.routingrule": "rule",
     "routing.salesworkflow": "workflow",
     "routing.agentprofile": "agent_profile",
+    "webhooks.webhooksubscription": "webhook",
+}
+# Pages of a model's admin that name another row than the model's: the Agency field holding it.
+VIEW_ROW = {
+    "webhooks_webhooksubscription_delivery": "delivery",
+    "webhooks_webhooksubscription_redeliver": "delivery",
+}
+# A model admin's own pages beyond Django's, and what they are: a page showing rows (READ) or a
+# button's POST-only view (ACTION).
+OWN_PAGES = {
+    "webhooks_webhooksubscription_deliveries": "deliveries",
+    "webhooks_webhooksubscription_delivery": "delivery",
+    "webhooks_webhooksubscription_pause": "action",
+    "webhooks_webhooksubscription_resume": "action",
+    "webhooks_webhooksubscription_rotate": "action",
+    "webhooks_webhooksubscription_test": "action",
+    "webhooks_webhooksubscription_redeliver_failed": "action",
+    "webhooks_webhooksubscription_redeliver": "action",
 }
 # Views Django's admin brings that no staff page needs: they answer 404 where they exist at all.
 NOT_SERVED = {"history", "view_on_site", "autocomplete"}
-READ = {"changelist", "change", "download"}  # pages that show rows
-WRITE = {"add", "delete", "password"}  # pages that change them
+READ = {"changelist", "change", "download", "deliveries", "delivery"}  # pages that show rows
+WRITE = {"add", "delete", "password", "action"}  # pages that change them
 # The staff site's own views and what they need; every other view is a model's.
 SITE_VIEWS: dict[str, frozenset[Permission]] = {
     "index": frozenset(),
@@ -103,6 +127,8 @@ def _model_kind(name: str | None, model_admin: ModelAdmin[Any]) -> str:
         return "password"
     if name == "records_attachment_download":
         return "download"
+    if name in OWN_PAGES:
+        return OWN_PAGES[name]
     info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}_"
     kind = name.removeprefix(info)
     assert kind in {"changelist", "add", "history", "delete", "change", "agent"}, (
@@ -147,8 +173,9 @@ def staff_urls(rows: dict[str, Agency], operator: User) -> list[Url]:
         assert len(params) == 1, f"cannot fill {route!r}"
         label = model_admin.opts.label_lower
         assert label in ROW, f"the walk has no row for {label}: add one to agencies.py and ROW"
+        field = VIEW_ROW.get(pattern.name or "", ROW[label])
         owners: dict[str, int] = {
-            owner: _pk(getattr(agency, ROW[label])) for owner, agency in rows.items()
+            owner: _pk(getattr(agency, field)) for owner, agency in rows.items()
         }
         if label == "accounts.user":
             owners["operator"] = operator.pk
@@ -284,6 +311,10 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         SalesWorkflow.lead_post_urls.through,
         WorkflowAction,
         AgentNotification,
+        WebhookSubscription,
+        WebhookEvent,
+        WebhookDelivery,
+        WebhookAttempt,
     ]
     rows = {}
     for table in tables:
