@@ -29,11 +29,15 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 
     """What a receiver does (and the page's examples show): any v1 that matches, and a timestamp
     no older than `tolerance` seconds."""
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
-    stamps = [v for k, v in parts if k.strip() == "t"]
-    if len(stamps) != 1 or not stamps[0].strip().isdigit():
+    stamps = [v.strip() for k, v in parts if k.strip() == "t"]
+    # ASCII digits only: int() also reads other scripts' digits ("١٢٣"), which no sender sends.
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         return False
     timestamp = int(stamps[0])
     if abs(now - timestamp) > tolerance:
         return False
-    expected = signature(secret, timestamp, body).split(",v1=", 1)[1]
-    return any(k.strip() == "v1" and hmac.compare_digest(v.strip(), expected) for k, v in parts)
+    expected = signature(secret, timestamp, body).split(",v1=", 1)[1].encode()
+    # Bytes: compare_digest refuses (TypeError) a str holding non-ASCII, as a hostile v1 may.
+    return any(
+        k.strip() == "v1" and hmac.compare_digest(v.strip().encode(), expected) for k, v in parts
+    )
