@@ -278,72 +278,71 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
         name = f"{self.admin_site.name}:webhooks_webhooksubscription_{page}"
         return HttpResponseRedirect(reverse(name, args=[subscription.pk]))
 
-    def _post_only(
-        self, request: HttpRequest, object_id: str
-    ) -> tuple[WebhookSubscription | None, HttpResponse | None]:
+    def _button(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        press: Callable[[WebhookSubscription], HttpResponse],
+    ) -> HttpResponse:
+        """A webhook's button: its admins only, their account's webhook only, a POST only."""
         denied = self._denied(request)
         if denied is not None:
-            return None, denied
+            return denied
         subscription = self._own(request, object_id)
         if request.method != "POST":
-            return None, HttpResponseNotAllowed(["POST"])
-        return subscription, None
+            return HttpResponseNotAllowed(["POST"])
+        return press(subscription)
 
     def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        subscription, answer = self._post_only(request, object_id)
-        if subscription is None:
-            assert answer is not None
-            return answer
-        if actions.pause_by_staff(subscription, staff_user(request)):
-            messages.success(request, "Paused: events are kept for it until you resume it.")
-        return self._back(subscription)
+        def pause(subscription: WebhookSubscription) -> HttpResponse:
+            if actions.pause_by_staff(subscription, staff_user(request)):
+                messages.success(request, "Paused: events are kept for it until you resume it.")
+            return self._back(subscription)
+
+        return self._button(request, object_id, pause)
 
     def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        subscription, answer = self._post_only(request, object_id)
-        if subscription is None:
-            assert answer is not None
-            return answer
-        waiting = tasks.resume(subscription)
-        messages.success(request, f"Resumed: {waiting} waiting deliver(ies) go out now.")
-        return self._back(subscription)
+        def resume(subscription: WebhookSubscription) -> HttpResponse:
+            waiting = tasks.resume(subscription)
+            messages.success(request, f"Resumed: {waiting} waiting deliver(ies) go out now.")
+            return self._back(subscription)
+
+        return self._button(request, object_id, resume)
 
     def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        subscription, answer = self._post_only(request, object_id)
-        if subscription is None:
-            assert answer is not None
-            return answer
-        secret = actions.rotate_secret(subscription)
-        return self._show_secret(request, subscription, secret, "rotated")
+        def rotate(subscription: WebhookSubscription) -> HttpResponse:
+            secret = actions.rotate_secret(subscription)
+            return self._show_secret(request, subscription, secret, "rotated")
+
+        return self._button(request, object_id, rotate)
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        subscription, answer = self._post_only(request, object_id)
-        if subscription is None:
-            assert answer is not None
-            return answer
-        event = actions.send_test_event(subscription)
-        messages.success(
-            request,
-            f"Test event {event.public_id} is on its way"
-            + (" (it waits: the webhook is paused)." if subscription.paused else "."),
-        )
-        return self._back(subscription, "deliveries")
+        def test(subscription: WebhookSubscription) -> HttpResponse:
+            event = actions.send_test_event(subscription)
+            messages.success(
+                request,
+                f"Test event {event.public_id} is on its way"
+                + (" (it waits: the webhook is paused)." if subscription.paused else "."),
+            )
+            return self._back(subscription, "deliveries")
+
+        return self._button(request, object_id, test)
 
     def redeliver_failed_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        subscription, answer = self._post_only(request, object_id)
-        if subscription is None:
-            assert answer is not None
-            return answer
-        period = PeriodForm(request.POST)
-        if not period.is_valid():
-            errors = "; ".join(str(e) for field in period.errors.values() for e in field)
-            messages.error(request, f"Nothing was redelivered: {errors}")
+        def redeliver_failed(subscription: WebhookSubscription) -> HttpResponse:
+            period = PeriodForm(request.POST)
+            if not period.is_valid():
+                errors = "; ".join(str(e) for field in period.errors.values() for e in field)
+                messages.error(request, f"Nothing was redelivered: {errors}")
+                return self._back(subscription, "deliveries")
+            since, until = period.cleaned_data["since"], period.cleaned_data["until"]
+            count = tasks.redeliver(actions.failed_between(subscription, since, until))
+            messages.success(
+                request, f"Redelivering {count} failed deliver(ies) of {since} to {until}."
+            )
             return self._back(subscription, "deliveries")
-        since, until = period.cleaned_data["since"], period.cleaned_data["until"]
-        count = tasks.redeliver(actions.failed_between(subscription, since, until))
-        messages.success(
-            request, f"Redelivering {count} failed deliver(ies) of {since} to {until}."
-        )
-        return self._back(subscription, "deliveries")
+
+        return self._button(request, object_id, redeliver_failed)
 
     def redeliver_view(self, request: HttpRequest, delivery_id: int) -> HttpResponse:
         denied = self._denied(request)
