@@ -1,9 +1,11 @@
 """How a receiver checks a delivery's `Leadpost-Signature` (SPEC §12): the examples the webhook's
-page and the README show. They are one text here, and tests run both (webhooks/tests)."""
+page and the README show. They are one text here; `tests/test_readme.py` checks the README holds
+them verbatim and runs both."""
 
 from __future__ import annotations
 
 PYTHON = '''\
+# Verifying a Leadpost webhook (Python 3, standard library only)
 import hashlib
 import hmac
 import time
@@ -11,19 +13,22 @@ import time
 
 def verify_leadpost_signature(secret: str, header: str, raw_body: bytes, tolerance: int = 300) -> bool:
     """True when the Leadpost-Signature header signs the raw body (bytes, as received: not
-    parsed and dumped again) with the webhook's secret, at most `tolerance` seconds ago."""
-    timestamp, signatures = None, []
-    for part in (header or "").split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t" and value.isascii() and value.isdigit():
-            timestamp = int(value)
-        elif key == "v1":
-            signatures.append(value)
-    # An old timestamp is a replayed delivery: refuse it.
-    if timestamp is None or abs(time.time() - timestamp) > tolerance:
+    parsed and dumped again) with the webhook's secret (whsec_...), at most `tolerance` seconds ago."""
+    items = [part.split("=", 1) for part in (header or "").split(",") if "=" in part]
+    stamps = [value.strip() for key, value in items if key.strip() == "t"]
+    # Exactly one timestamp, of ASCII digits.
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         return False
-    expected = hmac.new(secret.encode(), b"%d." % timestamp + raw_body, hashlib.sha256).hexdigest()
-    return any(hmac.compare_digest(expected.encode(), s.encode()) for s in signatures)
+    # An old timestamp is a replayed delivery: refuse it.
+    if abs(time.time() - int(stamps[0])) > tolerance:
+        return False
+    signed = stamps[0].encode() + b"." + raw_body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
+    # Any v1 that matches will do (one is sent today), compared in constant time.
+    return any(
+        key.strip() == "v1" and hmac.compare_digest(value.strip().encode(), expected)
+        for key, value in items
+    )
 
 
 # Flask, for example:
@@ -34,33 +39,26 @@ def verify_leadpost_signature(secret: str, header: str, raw_body: bytes, toleran
 '''
 
 NODE = """\
-const crypto = require("crypto");
+// Verifying a Leadpost webhook (Node.js 18+, no packages)
+const crypto = require("node:crypto");
 
 // True when the Leadpost-Signature header signs the raw body (a Buffer, as received: not parsed
-// and stringified again) with the webhook's secret, at most `toleranceSeconds` ago.
+// and stringified again) with the webhook's secret (whsec_...), at most `toleranceSeconds` ago.
 function verifyLeadpostSignature(secret, header, rawBody, toleranceSeconds = 300) {
-  let timestamp = null;
-  const signatures = [];
-  for (const part of String(header || "").split(",")) {
-    const [key, ...rest] = part.trim().split("=");
-    const value = rest.join("=");
-    if (key === "t" && /^[0-9]+$/.test(value)) timestamp = Number(value);
-    else if (key === "v1") signatures.push(value);
-  }
-  // An old timestamp is a replayed delivery: refuse it.
-  if (timestamp === null || Math.abs(Date.now() / 1000 - timestamp) > toleranceSeconds) {
-    return false;
-  }
-  const expected = Buffer.from(
-    crypto
-      .createHmac("sha256", secret)
-      .update(Buffer.concat([Buffer.from(`${timestamp}.`), Buffer.from(rawBody)]))
-      .digest("hex"),
-  );
-  return signatures.some((s) => {
-    const given = Buffer.from(s);
-    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  const items = String(header || "").split(",").filter((part) => part.includes("=")).map((part) => {
+    const at = part.indexOf("=");
+    return [part.slice(0, at).trim(), part.slice(at + 1).trim()];
   });
+  const stamps = items.filter(([key]) => key === "t").map(([, value]) => value);
+  // Exactly one timestamp, of ASCII digits.
+  if (stamps.length !== 1 || !/^[0-9]+$/.test(stamps[0])) return false;
+  // An old timestamp is a replayed delivery: refuse it.
+  if (Math.abs(Date.now() / 1000 - Number(stamps[0])) > toleranceSeconds) return false;
+  const expected = crypto.createHmac("sha256", secret)
+    .update(`${stamps[0]}.`).update(rawBody).digest();
+  // Any v1 that matches will do (one is sent today), compared in constant time.
+  return items.some(([key, value]) => key === "v1" && /^[0-9a-f]{64}$/.test(value)
+    && crypto.timingSafeEqual(Buffer.from(value, "hex"), expected));
 }
 
 // Express, for example:

@@ -1,18 +1,14 @@
 """A real webhook receiver on 127.0.0.1, and the helpers the webhook tests share.
 
-The receiver checks each delivery's signature with its own HMAC code (as an agency's CRM would,
-from SPEC §12's words, not with `leadpost.webhooks.signing`), keeps every request's headers and
-body, and answers as the test tells it: a status, a Retry-After, a long silence, or a dropped
-connection.
+The receiver checks each delivery's signature with the example agencies are given
+(`leadpost.webhooks.snippets`, as an agency's CRM would paste it; not `leadpost.webhooks.signing`),
+keeps every request's headers and body, and answers as the test tells it: a status, a Retry-After,
+a long silence, or a dropped connection.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import io
 import json
-import signal
 import socket
 import threading
 import time
@@ -22,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from leadpost.accounts.models import Account
+from leadpost.webhooks import snippets
 from leadpost.webhooks.models import EventType, WebhookSubscription
 from leadpost.webhooks.secrets import set_new_secret
 
@@ -39,7 +35,8 @@ class Answer:
     """What the receiver does with one request."""
 
     status: int = 200
-    body: bytes = b'{"ok":true}'
+    # The answer's body, or a function of the request's body (a receiver that echoes it).
+    body: bytes | Callable[[bytes], bytes] = b'{"ok":true}'
     headers: dict[str, str] = field(default_factory=dict)
     # Seconds to wait before answering (beyond the webhook timeout: the sender gives up first).
     delay: float = 0.0
@@ -51,6 +48,7 @@ class Answer:
 
 @dataclass
 class Received:
+    path: str
     headers: dict[str, str]  # names lower-cased
     body: bytes
     signature_ok: bool
@@ -60,22 +58,16 @@ class Received:
         return json.loads(self.body)
 
 
-def signed_correctly(
-    secret: str, header: str, body: bytes, now: float, tolerance: int = 300
-) -> bool:
-    """A receiver's own check of `Leadpost-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
-    "<t>.<body>">`: one t, recent, and a v1 that matches."""
-    pairs = [part.split("=", 1) for part in header.split(",")]
-    stamps = [v for k, v in pairs if k == "t"]
-    macs = [v for k, v in pairs if k == "v1"]
-    if len(stamps) != 1 or not stamps[0].isdigit() or not macs:
-        return False
-    if abs(now - int(stamps[0])) > tolerance:
-        return False
-    expected = hmac.new(
-        secret.encode(), stamps[0].encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
-    return any(hmac.compare_digest(expected, mac) for mac in macs)
+def _receivers_check() -> Callable[[str, str, bytes], bool]:
+    namespace: dict[str, Any] = {}
+    exec(snippets.PYTHON, namespace)  # the check an agency is given, as its CRM would paste it
+    check: Callable[[str, str, bytes], bool] = namespace["verify_leadpost_signature"]
+    return check
+
+
+# A receiver's check of `Leadpost-Signature`, from the example the README and the webhook's page
+# give agencies (test_readme.py holds it to the scheme), not from `leadpost.webhooks.signing`.
+signed_correctly = _receivers_check()
 
 
 class _Server(ThreadingHTTPServer):
@@ -96,12 +88,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        ok = signed_correctly(
-            receiver.secret, headers.get("leadpost-signature", ""), body, time.time()
-        )
+        ok = signed_correctly(receiver.secret, headers.get("leadpost-signature", ""), body)
         answer = receiver.next_answer()
         with receiver.lock:
-            receiver.requests.append(Received(headers, body, ok))
+            receiver.requests.append(Received(self.path, headers, body, ok))
             receiver.lock.notify_all()
         if answer.hold:
             receiver.release.wait(HOLD_SECONDS)
@@ -111,13 +101,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        reply = answer.body(body) if callable(answer.body) else answer.body
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Content-Length", str(len(reply)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(answer.body)
+        self.wfile.write(reply)
         self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -164,7 +155,11 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/leadpost"
+        return self.url_to("/hooks/leadpost")
+
+    def url_to(self, path: str) -> str:
+        """Another path on the same receiver (each request's `path` tells which it reached)."""
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def answer(self, *answers: Answer) -> None:
         self.answers = list(answers)
@@ -223,25 +218,6 @@ def api_record(client: Client, api_token: str, record_id: int) -> Any:
     reply = client.get(f"/api/v1/records/{record_id}", HTTP_AUTHORIZATION=f"Bearer {api_token}")
     assert reply.status_code == 200, reply.content
     return reply.json()
-
-
-def run_worker() -> None:
-    """Run every task due now with the real worker, as `leadpost worker --batch` would."""
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in signals}
-    try:
-        call_command(
-            "worker",
-            "--batch",
-            "--no-startup-delay",
-            "--interval",
-            "0",
-            stdout=io.StringIO(),
-            stderr=io.StringIO(),
-        )
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 Poll = Callable[[], bool]

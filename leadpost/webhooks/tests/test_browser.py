@@ -15,11 +15,8 @@ from leadpost.accounts.models import Account, Permission
 from leadpost.accounts.tests.test_browser import PASSWORD, browser, log_in, page
 from leadpost.webhooks.models import DeliveryState, WebhookSubscription
 from leadpost.webhooks.secrets import read_secret
-from leadpost.webhooks.tests import receiver as simple
-from leadpost.webhooks.tests.receiver import Receiver
+from leadpost.webhooks.tests.conftest import Answer, Receiver
 from leadpost.webhooks.tests.test_pages import run_deliveries
-
-receiver = simple.receiver  # this module's receiver fixture (not conftest's)
 
 __all__ = ["browser", "page"]  # the accounts' browser fixtures, used here as they are
 
@@ -30,16 +27,15 @@ def test_an_admin_makes_a_webhook_sees_it_fail_and_redelivers_it(
     agency: Account,
     staff_member: Any,
     receiver: Receiver,
-    settings: Any,
+    loopback: None,  # the receiver is on 127.0.0.1 (tests only)
     tmp_path: Path,
 ) -> None:
-    settings.LEADPOST_FETCH_ALLOW_LOOPBACK = True  # the receiver is on 127.0.0.1 (tests only)
     staff_member(agency, "ada", Permission.MANAGE_URLS, password=PASSWORD)
     log_in(page, "ada")
 
     page.locator("#lead-post-tools").get_by_role("link", name="Webhooks").click()
     page.get_by_role("link", name="Add webhook").click()
-    page.fill("#id_url", receiver.url())
+    page.fill("#id_url", receiver.url)
     page.fill("#id_description", "Hawkeye CRM")
     page.get_by_label(re.compile(r"record\.created: ")).check()
     page.get_by_role("button", name="Save", exact=True).click()
@@ -55,8 +51,7 @@ def test_an_admin_makes_a_webhook_sees_it_fail_and_redelivers_it(
     assert secret not in page.content()
 
     # A test event, which the receiver refuses with a 500.
-    receiver.status = 500
-    receiver.body = b"Internal Server Error: the CRM is down"
+    receiver.answer(Answer(500, b"Internal Server Error: the CRM is down"))
     page.get_by_role("button", name="Send a test event").click()
     expect(page.locator(".messagelist")).to_contain_text("is on its way")
     assert run_deliveries() == [DeliveryState.PENDING]
@@ -69,15 +64,14 @@ def test_an_admin_makes_a_webhook_sees_it_fail_and_redelivers_it(
     expect(page.locator("#attempts .answer")).to_have_text("Internal Server Error: the CRM is down")
 
     # The CRM is back: redeliver now, without waiting for the back-off.
-    receiver.status = 200
-    receiver.body = b"thanks"
+    receiver.answer(Answer(200, b"thanks"))
     page.locator("#redeliver").get_by_role("button", name="Redeliver").click()
     expect(page.locator(".messagelist")).to_contain_text("Redelivering")
     assert run_deliveries() == [DeliveryState.DELIVERED]
     page.reload()
     expect(page.locator("#delivery-state")).to_have_text("Delivered")
     expect(page.locator("#attempts .attempt .status")).to_have_text(["200", "500"])
-    assert len(receiver.received) == 2
-    assert receiver.received[0].body == receiver.received[1].body  # the same event, the same bytes
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0].body == receiver.requests[1].body  # the same event, the same bytes
     page.screenshot(path=str(tmp_path / "webhook-delivered.png"), full_page=True)
     assert (tmp_path / "webhook-delivered.png").stat().st_size > 0

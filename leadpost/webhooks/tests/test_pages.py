@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +17,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from leadpost.accounts.models import Account, Permission, User
 from leadpost.intake.models import LeadPostUrl
@@ -34,12 +33,12 @@ from leadpost.webhooks.models import (
     WebhookSubscription,
 )
 from leadpost.webhooks.secrets import read_secret
-from leadpost.webhooks.signing import EVENT_ID_HEADER, HEADER, signature, verify
+from leadpost.webhooks.signing import EVENT_ID_HEADER, HEADER, verify
 from leadpost.webhooks.tasks import _clean_head
-from leadpost.webhooks.tests import receiver as simple
-from leadpost.webhooks.tests.receiver import Receiver
+from leadpost.webhooks.tests.conftest import Answer, Receiver
 
-receiver = simple.receiver  # this module's receiver fixture (not conftest's)
+# The receiver is on 127.0.0.1 (tests only: settings refuse this anywhere else).
+pytestmark = pytest.mark.usefixtures("loopback")
 
 PASSWORD = "pw-webhooks-5512q"
 SSN = "123-45-6789"
@@ -49,12 +48,6 @@ FORM = "application/x-www-form-urlencoded"
 
 def url_of(name: str, *args: Any) -> str:
     return reverse(f"staff:{ADMIN}_{name}", args=args)
-
-
-@pytest.fixture(autouse=True)
-def loopback(settings: Any) -> None:
-    """The receiver is on 127.0.0.1 (tests only: settings refuse this anywhere else)."""
-    settings.LEADPOST_FETCH_ALLOW_LOOPBACK = True
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ def ada_client(ada: User) -> Client:
 def hook(agency: Account, receiver: Receiver) -> WebhookSubscription:
     return create_subscription(
         agency,
-        url=receiver.url(),
+        url=receiver.url,
         events=[EventType.RECORD_CREATED],
         description="Hawkeye CRM",
     )[0]
@@ -103,7 +96,7 @@ def test_a_new_webhooks_secret_is_in_the_answer_to_its_post_once_and_nowhere_aft
     ada_client: Client, agency: Account, receiver: Receiver
 ) -> None:
     response = ada_client.post(
-        url_of("add"), add_form(receiver.url(), EventType.RECORD_CREATED, EventType.RECORD_ASSIGNED)
+        url_of("add"), add_form(receiver.url, EventType.RECORD_CREATED, EventType.RECORD_ASSIGNED)
     )
     assert response.status_code == 200
     subscription = WebhookSubscription.objects.get(account=agency)
@@ -160,10 +153,10 @@ def test_rotating_shows_the_new_secret_once_and_the_old_one_stops_signing(
 
     ada_client.post(url_of("test", hook.pk))
     run_deliveries()
-    (got,) = receiver.received
+    (got,) = receiver.requests
     now = int(time.time())
-    assert verify(new, got.headers[HEADER], got.body, now=now)
-    assert not verify(old, got.headers[HEADER], got.body, now=now)
+    assert verify(new, got.headers[HEADER.lower()], got.body, now=now)
+    assert not verify(old, got.headers[HEADER.lower()], got.body, now=now)
 
 
 # --- the buttons -----------------------------------------------------------------------------
@@ -173,17 +166,17 @@ def test_a_test_event_goes_to_this_webhook_only_signed_and_shows_on_its_deliveri
     ada_client: Client, agency: Account, hook: WebhookSubscription, receiver: Receiver
 ) -> None:
     other, _ = create_subscription(
-        agency, url=receiver.url("/other"), events=[EventType.RECORD_CREATED]
+        agency, url=receiver.url_to("/other"), events=[EventType.RECORD_CREATED]
     )
     response = ada_client.post(url_of("test", hook.pk), follow=True)
     assert "is on its way" in response.content.decode()
     assert run_deliveries() == [DeliveryState.DELIVERED]
-    (got,) = receiver.received
+    (got,) = receiver.requests
     assert got.path == "/hooks/leadpost"
     event = json.loads(got.body)
     assert event["type"] == TEST_EVENT and event["data"]["webhook"] == hook.pk
-    assert got.headers[EVENT_ID_HEADER] == event["id"]
-    assert verify(read_secret(hook), got.headers[HEADER], got.body, now=int(time.time()))
+    assert got.headers[EVENT_ID_HEADER.lower()] == event["id"]
+    assert verify(read_secret(hook), got.headers[HEADER.lower()], got.body, now=int(time.time()))
     assert not WebhookDelivery.objects.filter(subscription=other).exists()
     page = ada_client.get(url_of("deliveries", hook.pk)).content.decode()
     assert event["id"] in page and "Delivered" in page
@@ -198,19 +191,19 @@ def test_pause_keeps_events_waiting_and_resume_sends_them(
     assert "Paused" in ada_client.get(url_of("change", hook.pk)).content.decode()
     ada_client.post(url_of("test", hook.pk))
     run_deliveries()
-    assert receiver.received == []
+    assert receiver.requests == []
     assert WebhookDelivery.objects.get(subscription=hook).state == DeliveryState.PAUSED
 
     response = ada_client.post(url_of("resume", hook.pk), follow=True)
     assert "1 waiting" in response.content.decode()
     assert run_deliveries() == [DeliveryState.DELIVERED]
-    assert len(receiver.received) == 1
+    assert len(receiver.requests) == 1
 
 
 def test_redeliver_one_retries_a_failing_delivery_now(
     ada_client: Client, hook: WebhookSubscription, receiver: Receiver
 ) -> None:
-    receiver.status = 503
+    receiver.answer(Answer(503))
     ada_client.post(url_of("test", hook.pk))
     assert run_deliveries() == [DeliveryState.PENDING]  # retried later, after the back-off
     delivery = WebhookDelivery.objects.get(subscription=hook)
@@ -218,7 +211,7 @@ def test_redeliver_one_retries_a_failing_delivery_now(
     assert '<td class="status">503</td>' in page
     assert run_deliveries() == ["not claimed"]  # not due yet
 
-    receiver.status = 200
+    receiver.answer(Answer(200))
     response = ada_client.post(url_of("redeliver", delivery.pk), follow=True)
     assert "Redelivering" in response.content.decode()
     assert run_deliveries() == [DeliveryState.DELIVERED]
@@ -231,7 +224,7 @@ def test_redeliver_one_retries_a_failing_delivery_now(
 def test_redelivering_a_period_takes_the_failed_deliveries_of_those_days_in_the_accounts_zone(
     ada_client: Client, agency: Account, hook: WebhookSubscription, receiver: Receiver
 ) -> None:
-    receiver.status = 404  # fails at once
+    receiver.answer(Answer(404))  # fails at once
     for _ in range(3):
         ada_client.post(url_of("test", hook.pk))
     run_deliveries()
@@ -243,7 +236,7 @@ def test_redelivering_a_period_takes_the_failed_deliveries_of_those_days_in_the_
     WebhookEvent.objects.filter(pk=second.event_id).update(
         created_at=late_evening + dt.timedelta(hours=2)
     )
-    receiver.status = 200
+    receiver.answer(Answer(200))
     response = ada_client.post(
         url_of("redeliver_failed", hook.pk), {"since": "2026-03-09", "until": "2026-03-09"}
     )
@@ -283,7 +276,7 @@ def test_delete_removes_the_webhook(ada_client: Client, hook: WebhookSubscriptio
 def their_hook(other_agency: Account, receiver: Receiver) -> WebhookSubscription:
     """The other agency's webhook, with a delivered test event: the rows to aim at."""
     hook = create_subscription(
-        other_agency, url=receiver.url("/otter"), events=[EventType.RECORD_CREATED]
+        other_agency, url=receiver.url_to("/otter"), events=[EventType.RECORD_CREATED]
     )[0]
     send_test_event(hook)
     run_deliveries()
@@ -494,7 +487,7 @@ def test_loopback_is_refused_outside_the_tests_switch(
     ada_client: Client, settings: Any, receiver: Receiver
 ) -> None:
     settings.LEADPOST_FETCH_ALLOW_LOOPBACK = False
-    response = ada_client.post(url_of("add"), add_form(receiver.url(), "record.created"))
+    response = ada_client.post(url_of("add"), add_form(receiver.url, "record.created"))
     assert "127.0.0.1 is not a public address" in response.content.decode()
 
 
@@ -502,7 +495,7 @@ def test_loopback_is_refused_outside_the_tests_switch(
 def test_a_webhook_needs_at_least_one_real_event(
     ada_client: Client, events: list[str], receiver: Receiver
 ) -> None:
-    response = ada_client.post(url_of("add"), add_form(receiver.url(), *events))
+    response = ada_client.post(url_of("add"), add_form(receiver.url, *events))
     body = response.content.decode()
     assert ("Choose at least one event" in body) or ("Select a valid choice" in body)
     assert not WebhookSubscription.objects.exists()
@@ -531,10 +524,15 @@ def test_no_ssn_or_lead_post_token_of_an_echoed_answer_reaches_the_deliveries_pa
     token = vendor_url[1]
     # A careless receiver that echoes what it knows, with a token cut by the KiB at the end.
     prefix = f"error for /leadpost/{token} token={token} ssn {SSN} digits 123456789 <b>x</b> "
-    receiver.status = 500
-    receiver.body = lambda body: (
-        (prefix.encode() + body + b"." * 1024)[: 1024 - 31] + b" " + token.encode()
-    )  # of which the first KiB is read: it ends in the token's first 30 characters
+    # Of which the first KiB is read: it ends in the token's first 30 characters.
+    receiver.answer(
+        Answer(
+            500,
+            lambda body: (
+                (prefix.encode() + body + b"." * 1024)[: 1024 - 31] + b" " + token.encode()
+            ),
+        )
+    )
     response = post({"firstName": "Iris", "lastName": "Quill", "ssn": SSN})
     assert response.status_code == 200
     assert run_deliveries() == [DeliveryState.PENDING]
@@ -565,82 +563,14 @@ def test_an_answer_cut_at_its_kib_loses_a_partial_token_or_ssn_at_the_cut() -> N
     assert _clean_head(b"ok 12345") == "ok 12345"
 
 
-# --- the verification examples, run for real --------------------------------------------------
+# --- the verification examples (test_readme.py runs them and finds them in the README) ----
 
 
-BODY = b'{"id":"evt_0123","type":"record.created","data":{"firstName":"Ren\xc3\xa9"}}'
-SECRET = "whsec_test-secret-for-the-snippets"
-
-
-def python_verify(header: str, body: bytes) -> bool:
-    namespace: dict[str, Any] = {}
-    exec(snippets.PYTHON, namespace)  # the page's own text, as a receiver would paste it
-    return bool(namespace["verify_leadpost_signature"](SECRET, header, body))
-
-
-def node_verify(header: str, body: bytes, tmp_path: Path) -> bool:
-    script = tmp_path / "verify.js"
-    script.write_text(
-        snippets.NODE
-        + "\nconst input = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
-        + "process.stdout.write(String(verifyLeadpostSignature(input.secret, input.header, "
-        + "Buffer.from(input.body, 'base64'))));\n"
-    )
-    import base64
-
-    stdin = json.dumps(
-        {"secret": SECRET, "header": header, "body": base64.b64encode(body).decode()}
-    )
-    done = subprocess.run(
-        ["/usr/bin/node", str(script)], input=stdin, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return {"true": True, "false": False}[done.stdout]
-
-
-CASES = [
-    ("valid", lambda now: signature(SECRET, now, BODY), BODY, True),
-    (
-        "tampered body",
-        lambda now: signature(SECRET, now, BODY),
-        BODY.replace(b"0123", b"0124"),
-        False,
-    ),
-    ("old timestamp", lambda now: signature(SECRET, now - 301, BODY), BODY, False),
-    # Far enough ahead that the seconds the check takes to start cannot bring it within 5 min.
-    ("future timestamp", lambda now: signature(SECRET, now + 600, BODY), BODY, False),
-    ("other secret", lambda now: signature("whsec_other", now, BODY), BODY, False),
-    ("no v1", lambda now: f"t={now}", BODY, False),
-    ("no t", lambda now: signature(SECRET, now, BODY).split(",", 1)[1], BODY, False),
-    ("garbage", lambda now: "t=abc,v1=\u00e9\u00e9", BODY, False),
-    (
-        "second v1 matches",
-        lambda now: f"t={now},v1={'0' * 64}," + signature(SECRET, now, BODY).split(",", 1)[1],
-        BODY,
-        True,
-    ),
-]
-
-
-@pytest.mark.parametrize(("name", "header", "body", "accepted"), CASES, ids=[c[0] for c in CASES])
-def test_the_verification_examples_accept_a_signed_body_and_reject_the_rest(
-    name: str, header: Any, body: bytes, accepted: bool, tmp_path: Path
-) -> None:
-    value = header(int(time.time()))
-    assert python_verify(value, body) is accepted
-    assert node_verify(value, body, tmp_path) is accepted
-    assert verify(SECRET, value, body, now=int(time.time())) is accepted  # and the core agrees
-
-
-def test_the_page_and_the_readme_show_the_same_examples(
+def test_the_webhooks_page_shows_the_examples(
     ada_client: Client, hook: WebhookSubscription
 ) -> None:
-    from django.utils.html import escape
-
     page = ada_client.get(url_of("change", hook.pk)).content.decode()
     assert escape(snippets.PYTHON) in page and escape(snippets.NODE) in page
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    assert snippets.PYTHON in readme and snippets.NODE in readme
 
 
 def test_redeliver_leaves_a_delivery_being_attempted_and_one_waiting_for_a_pause(
