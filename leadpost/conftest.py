@@ -22,6 +22,7 @@ from django.test import Client
 
 from leadpost.accounts.models import Account, ApiToken, Permission, SecurityGroup, User
 from leadpost.intake.models import LeadPostUrl
+from leadpost.lib.choices import RecordType
 
 
 @pytest.fixture
@@ -39,6 +40,15 @@ def alice(agency: Account) -> User:
 @pytest.fixture
 def bob(agency: Account) -> User:
     return User.objects.create(account=agency, username="bob", first_name="Bob", last_name="Broker")
+
+
+@pytest.fixture
+def premium(agency: Account) -> Account:
+    """The agency in Sales Record mode with premium Sales Workflows and routing."""
+    agency.record_mode = RecordType.SALES_RECORD
+    agency.premium_workflows = True
+    agency.save()
+    return agency
 
 
 @pytest.fixture

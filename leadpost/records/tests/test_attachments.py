@@ -171,7 +171,9 @@ def stored_files() -> set[Path]:
 
 
 def run_worker() -> None:
-    """Run every queued download with the real worker, as `leadpost worker --batch` would."""
+    """Run every task queued for now (downloads, agent e-mails) with the real worker, as
+    `leadpost worker --batch` does (its first sweep included); a retry queued for later stays
+    queued."""
     # The worker installs its own SIGINT/SIGTERM handlers (graceful shutdown); give pytest back its.
     signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
     saved = {sig: signal.getsignal(sig) for sig in signals}

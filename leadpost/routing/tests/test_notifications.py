@@ -32,6 +32,7 @@ from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import LeadPostUrl
 from leadpost.intake.views import answer
 from leadpost.records.models import Record
+from leadpost.records.tests.test_attachments import run_worker
 from leadpost.routing.models import (
     ActionKind,
     AgentNotification,
@@ -42,7 +43,6 @@ from leadpost.routing.models import (
     WorkflowAction,
 )
 from leadpost.routing.tasks import _message, notify_agent, sweep_notifications
-from leadpost.routing.tests.conftest import run_worker
 
 
 class _Inbox:

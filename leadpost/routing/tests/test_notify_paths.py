@@ -18,6 +18,7 @@ from django.test import Client
 from leadpost.accounts.models import Account, Permission, User
 from leadpost.conftest import PostFn
 from leadpost.records.models import Record
+from leadpost.records.tests.test_attachments import run_worker
 from leadpost.routing.models import (
     ActionKind,
     AgentNotification,
@@ -27,7 +28,6 @@ from leadpost.routing.models import (
     SalesWorkflow,
     WorkflowAction,
 )
-from leadpost.routing.tests.conftest import run_worker
 
 # The worker commits and closes its connection as in production: the tests' data must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -38,14 +38,6 @@ AUTO = {
 }
 
 
-@pytest.fixture
-def premium(agency: Account) -> Account:
-    agency.record_mode = RecordType.SALES_RECORD
-    agency.premium_workflows = True
-    agency.save()
-    return agency
-
-
 def agent(account: Account, first: str, states=("IA",), **profile) -> User:
     user = User.objects.create(
         account=account,

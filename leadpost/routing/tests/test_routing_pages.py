@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from leadpost.accounts.models import Account, SecurityGroup, User
-from leadpost.lib.choices import RecordType
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
 
 
@@ -16,14 +13,6 @@ def member(account: Account, username: str, **grants: bool) -> User:
     )
     user.security_groups.add(group)
     return user
-
-
-@pytest.fixture
-def premium(agency: Account) -> Account:
-    agency.record_mode = RecordType.SALES_RECORD
-    agency.premium_workflows = True
-    agency.save()
-    return agency
 
 
 def test_admin_sets_up_a_weighted_rule_and_sees_why_a_lead_went_to_whom(client, premium, post):

@@ -18,7 +18,6 @@ from leadpost.intake.actions import receive_lead
 from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import LeadPostUrl
 from leadpost.intake.views import answer
-from leadpost.lib.choices import RecordType
 from leadpost.records.models import CustomField
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule, SalesWorkflow
 
@@ -28,14 +27,6 @@ AUTO = {
     "servicingAgentFirstName": "Auto",
     "stateAbbrev": "IA",
 }
-
-
-@pytest.fixture
-def premium(agency: Account) -> Account:
-    agency.record_mode = RecordType.SALES_RECORD
-    agency.premium_workflows = True
-    agency.save()
-    return agency
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,10 +12,9 @@ from django_tasks_db.models import DBTaskResult
 
 from leadpost.accounts.models import Account, User
 from leadpost.conftest import PostFn
-from leadpost.lib.choices import RecordType
 from leadpost.records.models import Attachment
 from leadpost.records.tasks import download
-from leadpost.records.tests.test_attachments import FileServer, note, url_file
+from leadpost.records.tests.test_attachments import FileServer, file_server, note, url_file
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
 from leadpost.webhooks.events import emit
 from leadpost.webhooks.models import (
@@ -27,6 +25,8 @@ from leadpost.webhooks.models import (
 )
 from leadpost.webhooks.tasks import deliver, dispatch
 from leadpost.webhooks.tests.conftest import Receiver, api_record, subscribe
+
+__all__ = ["file_server"]  # the records tests' fixture, used here as it is
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -58,15 +58,6 @@ def sent(receiver: Receiver, event: WebhookEvent) -> dict[str, Any]:
     assert receiver.requests[-1].signature_ok
     assert body["id"] == event.public_id
     return body
-
-
-@pytest.fixture
-def file_server() -> Iterator[FileServer]:
-    server = FileServer()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_a_post_makes_no_event_when_the_account_has_no_webhook(post: PostFn) -> None:
@@ -131,14 +122,6 @@ def test_duplicates_dry_runs_and_rejected_posts_make_none(post: PostFn, agency: 
 
     assert (events(), dispatch_tasks()) == before
     assert events() == [("record.created", first)]
-
-
-@pytest.fixture
-def premium(agency: Account) -> Account:
-    agency.record_mode = RecordType.SALES_RECORD
-    agency.premium_workflows = True
-    agency.save()
-    return agency
 
 
 def test_a_routed_auto_post_makes_created_and_assigned_with_the_routed_agent(
