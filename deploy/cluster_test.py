@@ -5,14 +5,16 @@ The test posts leads through haproxy as vendors do (TLS, keep-alive, base64 and 
 app server and one worker with SIGKILL and starts them again. Then it checks what a vendor and an
 agency would: every post got its 200; one record per externalID; the rotation exactly fair; every
 attachment once in the object store with the right SHA-256, downloadable through the API; no
-download stuck; every answered post in the post log; no token or SSN in any log. It prints the
-counts and exits non-zero on any failure.
+download stuck; every answered post in the post log; no token or SSN in any log; every record's
+`record.created` and `record.assigned` webhook at the agency's receiver, signed, none lost, and
+every record's agent e-mailed once. It prints the counts and exits non-zero on any failure.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -46,6 +48,8 @@ TEST_SETTINGS = {
     "LEADPOST_ATTACHMENT_LEASE_SECONDS": "15",
     "LEADPOST_SWEEP_INTERVAL": "2",
     "LEADPOST_SWEEP_GRACE_SECONDS": "10",
+    "LEADPOST_WEBHOOK_TIMEOUT": "5",
+    "LEADPOST_WEBHOOK_LEASE_SECONDS": "15",
 }
 
 
@@ -78,6 +82,51 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class WebhookReceiver(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """The agency's CRM: checks each webhook's signature with its own HMAC code and keeps the
+    events it was sent, by id (a redelivery of one event is the same id)."""
+
+    daemon_threads = True
+    secret = ""
+    lock = threading.Lock()
+    events: dict[str, dict[str, Any]]
+    deliveries = 0
+    bad_signatures = 0
+    ssn_seen = 0
+
+
+class WebhookHandler(http.server.BaseHTTPRequestHandler):
+    server: WebhookReceiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        fields = dict(
+            p.split("=", 1)
+            for p in self.headers.get("Leadpost-Signature", "").split(",")
+            if "=" in p
+        )
+        expected = hmac.new(
+            self.server.secret.encode(), fields.get("t", "").encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        fresh = fields.get("t", "").isdigit() and abs(time.time() - int(fields["t"])) < 300
+        ok = fresh and hmac.compare_digest(expected, fields.get("v1", ""))
+        with self.server.lock:
+            self.server.deliveries += 1
+            if not ok:
+                self.server.bad_signatures += 1
+            else:
+                event = json.loads(body)
+                self.server.events[event["id"]] = event
+                if SSN.encode() in body or SSN.replace("-", "").encode() in body:
+                    self.server.ssn_seen += 1
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -139,13 +188,16 @@ def setup_django(cluster: Cluster) -> None:
     django.setup()
 
 
-def seed(cluster: Cluster) -> tuple[int, str, str]:
-    """A premium Sales Record account whose "Auto" leads rotate among three agents; its URL and
-    an API token. Made with the models, as the staff pages make them."""
+def seed(cluster: Cluster, webhook_url: str) -> tuple[int, str, str, str]:
+    """A premium Sales Record account whose "Auto" leads rotate among three agents, with a
+    webhook to the agency's receiver; its URL, an API token and the webhook's secret. Made with
+    the models and actions the staff pages use."""
     from leadpost.accounts.models import Account, ApiToken, User
     from leadpost.intake.models import LeadPostUrl
     from leadpost.lib.choices import RecordType
     from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
+    from leadpost.webhooks.models import WebhookSubscription
+    from leadpost.webhooks.secrets import set_new_secret
 
     account = Account.objects.create(
         name="Cluster Test Agency",
@@ -156,13 +208,22 @@ def seed(cluster: Cluster) -> tuple[int, str, str]:
     rule = RoutingRule.objects.create(account=account, name="Iowa", states=["IA"])
     for order, name in enumerate(AGENTS):
         user = User.objects.create(
-            account=account, username=f"{name.lower()}-cluster", first_name=name, last_name="Agent"
+            account=account,
+            username=f"{name.lower()}-cluster",
+            first_name=name,
+            last_name="Agent",
+            email=f"{name.lower()}@agency.example",
         )
         AgentProfile.objects.create(user=user, licensed_states=["IA"])
         PoolMember.objects.create(rule=rule, agent=user, order=order)
     _, token = LeadPostUrl.issue(account, "Datalot")
     _, api_token = ApiToken.issue(account, "cluster test")
-    return account.pk, token, api_token
+    webhook = WebhookSubscription(
+        account=account, url=webhook_url, events=["record.created", "record.assigned"]
+    )
+    secret = set_new_secret(webhook)
+    webhook.save()
+    return account.pk, token, api_token, secret
 
 
 def haproxy_ups(cluster: Cluster, server: str) -> int:
@@ -235,11 +296,16 @@ def run(cluster: Cluster, posts: int, keep: bool) -> int:
     files.hits = Counter()
     threading.Thread(target=files.serve_forever, daemon=True).start()
     files_at = f"http://127.0.0.1:{cluster.ports.base + 50}"
+    crm = WebhookReceiver(("127.0.0.1", cluster.ports.base + 51), WebhookHandler)
+    crm.events = {}
+    threading.Thread(target=crm.serve_forever, daemon=True).start()
     checks = Checks()
     try:
         cluster.up()
         setup_django(cluster)
-        account_id, token, api_token = seed(cluster)
+        account_id, token, api_token, crm.secret = seed(
+            cluster, f"http://127.0.0.1:{cluster.ports.base + 51}/hooks/leadpost"
+        )
         url = f"{cluster.lb_url}/leadpost/{token}"
         leads = [Post(i, ("none", "base64", "url")[i % 3]) for i in range(posts)]
         gate = threading.Event()
@@ -268,9 +334,11 @@ def run(cluster: Cluster, posts: int, keep: bool) -> int:
         say(f"posted in {seconds:.1f} s ({posts / seconds:.0f} leads/s); " + "; ".join(chaos_log))
         stuck = wait_for_downloads(account_id, timeout=120)
         verify(cluster, checks, leads, account_id, token, api_token, files, stuck)
+        verify_delivered(checks, account_id, crm)
         check_readiness(cluster, checks, url)
     finally:
         files.shutdown()
+        crm.shutdown()
         if keep:
             say(
                 f"left running (--keep); stop with: python3 dev.py cluster down --dir {cluster.root}"
@@ -282,6 +350,79 @@ def run(cluster: Cluster, posts: int, keep: bool) -> int:
         return 1
     print("\ncluster test: passed")
     return 0
+
+
+def verify_delivered(checks: Checks, account_id: int, crm: WebhookReceiver) -> None:
+    """Every record's webhooks at the receiver, and its agent e-mailed once, once the workers
+    (one of them killed mid-run) have drained their queues."""
+    from django.db import close_old_connections
+
+    from leadpost.records.models import Record
+    from leadpost.routing.models import AgentNotification, NotificationState
+    from leadpost.webhooks.models import DeliveryState, WebhookDelivery, WebhookEvent
+
+    started = time.monotonic()
+    deadline = started + 180
+    while True:
+        close_old_connections()
+        waiting = (
+            WebhookEvent.objects.filter(account_id=account_id, dispatched=False).count()
+            + WebhookDelivery.objects.filter(
+                event__account_id=account_id, state=DeliveryState.PENDING
+            ).count()
+            + AgentNotification.objects.filter(
+                record__account_id=account_id, state=NotificationState.PENDING
+            ).count()
+        )
+        if waiting == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    records = dict(
+        Record.objects.filter(account_id=account_id).values_list("pk", "servicing_agent_id")
+    )
+    with crm.lock:
+        got = Counter((e["type"], e["data"]["id"]) for e in crm.events.values())
+        agents = {
+            e["data"]["id"]: (e["data"]["servicingAgent"] or {}).get("id")
+            for e in crm.events.values()
+            if e["type"] == "record.assigned"
+        }
+        deliveries, bad, ssn = crm.deliveries, crm.bad_signatures, crm.ssn_seen
+    # record.assigned only for a record with an agent (the X-Forwarded-For check's has none).
+    missing = [
+        (kind, pk)
+        for pk, agent in records.items()
+        for kind in ("record.created", "record.assigned")
+        if got[(kind, pk)] != (1 if kind == "record.created" or agent else 0)
+    ]
+    checks.check(
+        waiting == 0 and not missing,
+        "every record's record.created and record.assigned reached the agency's receiver once "
+        "by event id (a worker killed mid-run)",
+        f"{len(records)} records, {len(crm.events)} events by {deliveries} deliveries; "
+        f"still waiting {waiting} after {time.monotonic() - started:.0f} s more, "
+        f"missing {len(missing)}",
+    )
+    checks.check(
+        agents == {pk: agent for pk, agent in records.items() if agent},
+        "each record.assigned names the record's agent",
+    )
+    checks.check(
+        bad == 0 and ssn == 0,
+        "every webhook signed, none holds the SSN in clear",
+        f"bad {bad}, SSN {ssn}",
+    )
+    mailed = Counter(
+        AgentNotification.objects.filter(
+            record__account_id=account_id, state=NotificationState.SENT
+        ).values_list("record_id", flat=True)
+    )
+    assigned = {pk for pk, agent in records.items() if agent}
+    checks.check(
+        set(mailed) == assigned and set(mailed.values()) == {1},
+        "every record's agent e-mailed, once",
+        f"{len(mailed)} of {len(assigned)}",
+    )
 
 
 def wait_for_downloads(account_id: int, timeout: float) -> int:

@@ -22,6 +22,7 @@ from leadpost.webhooks.models import (
     TEST_EVENT,
     DeliveryState,
     EventType,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscription,
@@ -151,3 +152,25 @@ def pause_by_staff(subscription: WebhookSubscription, user: User) -> bool:
 
 
 EVENT_CHOICES = [(t.value, t.label) for t in EventType]
+
+
+def purge_events(before: dt.datetime, *, batch: int = 2000) -> int:
+    """Delete events made before `before` that nothing waits on any more (every delivery
+    delivered or failed), with their deliveries and attempts; how many events. Events still
+    pending, or waiting for a paused webhook, are kept whatever their age."""
+    waiting = WebhookDelivery.objects.filter(
+        state__in=[DeliveryState.PENDING, DeliveryState.PAUSED]
+    ).values("event_id")
+    deleted = 0
+    while True:
+        ids = list(
+            WebhookEvent.objects.filter(created_at__lt=before, dispatched=True)
+            .exclude(pk__in=waiting)
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            WebhookAttempt.objects.filter(delivery__event_id__in=ids).delete()
+            WebhookDelivery.objects.filter(event_id__in=ids).delete()
+            deleted += WebhookEvent.objects.filter(pk__in=ids).delete()[0]

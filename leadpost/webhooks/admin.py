@@ -419,8 +419,23 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
             return denied
         delivery = self._own_delivery(request, delivery_id)
         record_types = self._record_types([delivery])
+        # A receiver's answer may echo the lead: a Sales Record's is Sales Enablement data
+        # (SPEC §10), hidden from those without it like the record itself.
+        hidden = record_types.get(
+            delivery.event.record_id or 0
+        ) == RecordType.SALES_RECORD and not staff_user(request).has_account_permission(
+            Permission.SALES_ENABLEMENT
+        )
         attempts = [
-            {"attempt": a, "head": redact_text(a.response_head), "error": redact_text(a.error)}
+            {
+                "attempt": a,
+                "head": (
+                    "(hidden: the lead is a Sales Record; its answers need Sales Enablement)"
+                    if hidden and a.response_head
+                    else redact_text(a.response_head)
+                ),
+                "error": redact_text(a.error),
+            }
             for a in delivery.tries.all()
         ]
         context = {

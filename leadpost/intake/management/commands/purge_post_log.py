@@ -9,10 +9,15 @@ from django.utils import timezone
 
 from leadpost.intake.models import PostLog, RateWindow
 from leadpost.lib.commands import OperatorCommand
+from leadpost.webhooks.actions import purge_events
 
 
 class Command(OperatorCommand):
-    help = "Delete post-log entries older than the retention (LEADPOST_POST_LOG_RETENTION_DAYS)."
+    help = (
+        "Delete post-log entries older than the retention (LEADPOST_POST_LOG_RETENTION_DAYS), "
+        "and webhook events as old that nothing waits on (delivered or failed everywhere), with "
+        "their deliveries and attempts."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -42,8 +47,12 @@ class Command(OperatorCommand):
                 break
             deleted += PostLog.objects.filter(id__in=ids).delete()[0]
         RateWindow.objects.filter(window_start__lt=now - dt.timedelta(hours=1)).delete()
+        events = purge_events(cutoff)
         self.report(
             options,
-            {"deleted": deleted, "olderThan": cutoff.isoformat()},
-            [f"Deleted {deleted} post-log entries received before {cutoff:%Y-%m-%d %H:%M} UTC."],
+            {"deleted": deleted, "webhookEvents": events, "olderThan": cutoff.isoformat()},
+            [
+                f"Deleted {deleted} post-log entries received before {cutoff:%Y-%m-%d %H:%M} UTC, "
+                f"and {events} webhook events as old that nothing waits on."
+            ],
         )

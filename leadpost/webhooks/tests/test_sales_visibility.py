@@ -1,0 +1,50 @@
+"""A receiver's answer about a Sales Record is Sales Enablement data (SPEC §10) on the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from leadpost.accounts.models import Account, Permission
+from leadpost.conftest import PostFn
+from leadpost.lib.choices import RecordType
+from leadpost.webhooks.models import WebhookDelivery, WebhookEvent
+from leadpost.webhooks.tasks import deliver, dispatch
+from leadpost.webhooks.tests.conftest import Answer, Receiver, subscribe
+
+ECHO = b"could not file Ann Sales-Lead, 319-555-0101"
+
+
+def _page_as(user: Any, delivery: WebhookDelivery) -> str:
+    client = Client()
+    client.force_login(user)
+    url = reverse("staff:webhooks_webhooksubscription_delivery", args=[delivery.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_an_answer_about_a_sales_record_shows_only_with_sales_enablement(
+    post: PostFn, agency: Account, receiver: Receiver, staff_member: Any, loopback: None
+) -> None:
+    agency.record_mode = RecordType.SALES_RECORD
+    agency.save()
+    subscribe(agency, receiver.url, events=["record.created"], receiver=receiver)
+    receiver.answer(Answer(500, ECHO))
+    assert post({"firstName": "Ann", "lastName": "Sales-Lead"}).status_code == 200
+    [event] = WebhookEvent.objects.all()
+    [delivery_id] = dispatch(event.pk)
+    deliver(delivery_id)
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+
+    urls_only = staff_member(agency, "uma", Permission.MANAGE_URLS)
+    both = staff_member(agency, "sam", Permission.MANAGE_URLS, Permission.SALES_ENABLEMENT)
+    hidden = _page_as(urls_only, delivery)
+    assert "Sales-Lead" not in hidden and "319-555-0101" not in hidden
+    assert "need Sales Enablement" in hidden
+    assert (
+        "500" in hidden
+    )  # the delivery's state stays visible: it is the webhook's, not the lead's
+    assert ECHO.decode() in _page_as(both, delivery)
