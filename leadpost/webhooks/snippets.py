@@ -4,6 +4,9 @@ them verbatim and runs both."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 PYTHON = '''\
 # Verifying a Leadpost webhook (Python 3, standard library only)
 import hashlib
@@ -70,3 +73,12 @@ function verifyLeadpostSignature(secret, header, rawBody, toleranceSeconds = 300
 //     res.sendStatus(200);
 //   });
 """
+
+
+def python_check() -> Callable[[str, str, bytes], bool]:
+    """`PYTHON`'s function, from the text itself (as a receiver pastes it): what the test
+    receivers and `devreceiver` check signatures with."""
+    namespace: dict[str, Any] = {}
+    exec(compile(PYTHON, "leadpost.webhooks.snippets.PYTHON", "exec"), namespace)  # noqa: S102
+    check: Callable[[str, str, bytes], bool] = namespace["verify_leadpost_signature"]
+    return check

@@ -58,16 +58,9 @@ class Received:
         return json.loads(self.body)
 
 
-def _receivers_check() -> Callable[[str, str, bytes], bool]:
-    namespace: dict[str, Any] = {}
-    exec(snippets.PYTHON, namespace)  # the check an agency is given, as its CRM would paste it
-    check: Callable[[str, str, bytes], bool] = namespace["verify_leadpost_signature"]
-    return check
-
-
 # A receiver's check of `Leadpost-Signature`, from the example the README and the webhook's page
 # give agencies (test_readme.py holds it to the scheme), not from `leadpost.webhooks.signing`.
-signed_correctly = _receivers_check()
+signed_correctly = snippets.python_check()
 
 
 class _Server(ThreadingHTTPServer):

@@ -44,11 +44,7 @@ def test_the_readme_holds_the_pages_examples_verbatim() -> None:
 
 
 def python_check(header: str, body: bytes) -> bool:
-    namespace: dict[str, object] = {}
-    exec(snippets.PYTHON, namespace)  # the text as a receiver would paste it
-    check = namespace["verify_leadpost_signature"]
-    assert callable(check)
-    answer = check(SECRET, header, body)
+    answer = snippets.python_check()(SECRET, header, body)
     assert isinstance(answer, bool)
     return answer
 
