@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -54,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m leadpost.webhooks.devreceiver")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument(
-        "--secret",
-        default=os.environ.get("LEADPOST_WEBHOOK_SECRET", ""),
-        help="the webhook's secret, shown once when it was made (or LEADPOST_WEBHOOK_SECRET)",
+        "--secret", default="", help="the webhook's secret, shown once when it was made"
     )
     parser.add_argument("--answer", type=int, default=200, help="the status to answer")
     args = parser.parse_args(argv)
