@@ -1,7 +1,9 @@
 """Delivering webhook events, run by `leadpost worker` (SPEC §12).
 
-`dispatch_events` freezes each event's body and makes one delivery per subscription of its type;
-`deliver_webhook` makes one attempt at one delivery. The delivery row is the truth: a task lost
+Events are written by the lead's own transaction (the outbox) with no task; `relay_events`, run by
+every worker's relay thread, freezes each new event's body, makes one delivery per subscription of
+its type and enqueues `deliver_webhooks` per webhook; `deliver` makes one attempt at one delivery,
+and a retry is a `deliver_webhook` task at its time. The delivery row is the truth: a task lost
 with a dead worker is found again by `sweep_webhooks`, and an attempt cut off by a kill -9 is
 tried again once its lease runs out, with the same event id and the same body.
 """
@@ -102,61 +104,81 @@ def _subscribers(event: WebhookEvent) -> list[WebhookSubscription]:
     ]
 
 
-def dispatch(event_id: int, *, enqueue: bool = True) -> list[int]:
-    """Freeze one event's body and make its deliveries, once; the deliveries due now (each
-    nudged by a task of its own unless `enqueue` is off: then the caller delivers them)."""
+def _dispatch_locked(event: WebhookEvent, now: dt.datetime) -> list[WebhookDelivery]:
+    """Freeze a locked, undispatched event's body and make its deliveries (in the caller's
+    transaction); the ones due now."""
+    if not event.body:
+        event.body = event_body(event)
+    deliveries = []
+    for subscription in _subscribers(event):
+        state = DeliveryState.PAUSED if subscription.paused else DeliveryState.PENDING
+        try:
+            with transaction.atomic():
+                deliveries.append(
+                    WebhookDelivery.objects.create(
+                        event=event, subscription=subscription, state=state, next_attempt_at=now
+                    )
+                )
+        except IntegrityError:
+            continue
+    event.dispatched = True
+    event.save(update_fields=["body", "dispatched"])
+    return [d for d in deliveries if d.state == DeliveryState.PENDING]
+
+
+def _enqueue_by_webhook(due: list[WebhookDelivery]) -> None:
+    """One task per webhook for its deliveries, in order: a slow receiver delays only its own
+    events, and a task per delivery cost more than the delivery (bench/README.md)."""
+    by_webhook: dict[int, list[int]] = {}
+    for delivery in due:
+        by_webhook.setdefault(delivery.subscription_id, []).append(delivery.pk)
+    for ids in by_webhook.values():
+        deliver_webhooks.enqueue(ids)
+
+
+def relay_events(limit: int = 200) -> int:
+    """The outbox's relay, run by every worker about four times a second: dispatch new events
+    (oldest first) and enqueue their deliveries, in one transaction, so an event is either still
+    new or has every delivery with its task. Workers racing for the same events skip the ones
+    another holds (PostgreSQL), or take turns (SQLite's one writer). Returns how many events."""
+    if not WebhookEvent.objects.filter(dispatched=False).exists():
+        return 0  # a read through the partial index: an idle relay takes no write lock (SQLite)
+    now = timezone.now()
+    with transaction.atomic():
+        events = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(dispatched=False)
+            .order_by("pk")[:limit]
+        )
+        due = [d for event in events for d in _dispatch_locked(event, now)]
+        _enqueue_by_webhook(due)
+    return len(events)
+
+
+def dispatch(event_id: int) -> list[int]:
+    """Dispatch one event now (what the relay does for it, e.g. from a test); its deliveries
+    due now, each enqueued."""
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.dispatched:
             return []
-        if not event.body:
-            event.body = event_body(event)
-        now = timezone.now()
-        deliveries = []
-        for subscription in _subscribers(event):
-            state = DeliveryState.PAUSED if subscription.paused else DeliveryState.PENDING
-            try:
-                with transaction.atomic():
-                    deliveries.append(
-                        WebhookDelivery.objects.create(
-                            event=event,
-                            subscription=subscription,
-                            state=state,
-                            next_attempt_at=now,
-                        )
-                    )
-            except IntegrityError:
-                continue
-        event.dispatched = True
-        event.save(update_fields=["body", "dispatched"])
-        due = [d.pk for d in deliveries if d.state == DeliveryState.PENDING]
-        if enqueue:
-            for pk in due:
-                deliver_webhook.enqueue(pk)
-    return due
+        due = _dispatch_locked(event, timezone.now())
+        _enqueue_by_webhook(due)
+    return [d.pk for d in due]
 
 
 @task()
 def dispatch_events(event_ids: list[int]) -> int:
-    """Dispatch a post's (or an attachment's) events, and make the first attempt of their
-    deliveries to one webhook here, in order; the other webhooks' get tasks of their own, so a
-    slow receiver delays only its own events. A task per delivery cost more than the delivery
-    itself (bench/README.md). Returns how many deliveries were started."""
-    due = [pk for event_id in event_ids for pk in dispatch(event_id, enqueue=False)]
-    if not due:
-        return 0
-    rows = dict(WebhookDelivery.objects.filter(pk__in=due).values_list("pk", "subscription_id"))
-    first = min(rows.values())
-    here = [pk for pk in due if rows.get(pk) == first]
-    with transaction.atomic():
-        for pk in due:
-            if pk not in here:
-                deliver_webhook.enqueue(pk)
-    # One killed mid-way leaves these for the sweep (their lease runs out, or they were never
-    # claimed): delivered at least once, as any other.
-    for pk in here:
-        deliver(pk)
-    return len(due)
+    """Dispatch these events now (a test event from the staff page does not wait for the relay;
+    tasks enqueued by an earlier version are run too). How many deliveries were started."""
+    return sum(len(dispatch(pk)) for pk in event_ids)
+
+
+@task()
+def deliver_webhooks(delivery_ids: list[int]) -> int:
+    """First attempts at one webhook's deliveries, in order. One killed mid-way leaves the rest
+    to the sweep (their lease runs out, or they were never claimed): at least once, as always."""
+    return sum(deliver(pk) == DeliveryState.DELIVERED for pk in delivery_ids)
 
 
 # --- one attempt at a delivery ----------------------------------------------------------------
@@ -474,20 +496,11 @@ def tell_admins(subscription_id: int) -> int:
 
 
 def sweep_webhooks(now: dt.datetime | None = None) -> int:
-    """Nudge events never dispatched and deliveries nobody works on (a worker died, a task was
-    lost); an attempt cut off by a dead worker is marked so on its row."""
+    """Nudge deliveries nobody works on (a worker died, a task was lost); an attempt cut off by
+    a dead worker is marked so on its row. (New events are the relay's: `relay_events`.)"""
     now = now or timezone.now()
     grace = dt.timedelta(seconds=settings.LEADPOST_SWEEP_GRACE_SECONDS)
     nudged = 0
-    events = list(
-        WebhookEvent.objects.filter(dispatched=False, created_at__lt=now - grace).values_list(
-            "pk", flat=True
-        )[:500]
-    )
-    for pk in events:
-        with transaction.atomic():
-            dispatch_events.enqueue([pk])
-        nudged += 1
     stuck = list(
         WebhookDelivery.objects.filter(state=DeliveryState.PENDING)
         .filter(

@@ -42,7 +42,12 @@ from leadpost.routing.models import (
     SalesWorkflow,
     WorkflowAction,
 )
-from leadpost.routing.tasks import _message, notify_agent, sweep_notifications
+from leadpost.routing.tasks import (
+    _message,
+    notify_agent,
+    relay_notifications,
+    sweep_notifications,
+)
 
 
 class _Inbox:
@@ -298,10 +303,17 @@ def test_the_workflows_email_action_is_the_same_send(vendor_url, routed, mailout
     assert AgentNotification.objects.filter(record=record).count() == 1
 
 
-def test_the_sweep_finds_a_notification_whose_task_was_lost(vendor_url, routed, inbox):
+def test_the_relay_queues_a_new_notification_once_and_the_sweep_one_whose_task_was_lost(
+    vendor_url, routed, inbox
+):
     record = _post(vendor_url, firstName="Lee", lastName="Dee")
-    DBTaskResult.objects.filter(task_path="leadpost.routing.tasks.notify_agent").delete()
     notification = AgentNotification.objects.get(record=record)
+    queued = DBTaskResult.objects.filter(task_path="leadpost.routing.tasks.notify_agent")
+    assert not queued.exists()  # the post wrote the row only
+    assert relay_notifications() == 1
+    assert [r.args_kwargs["args"] for r in queued] == [[notification.pk]]
+    assert relay_notifications() == 0
+    queued.delete()  # the worker that took it died with it
     later = timezone.now() + timezone.timedelta(hours=1)
     assert sweep_notifications(now=later) == 1
     assert DBTaskResult.objects.filter(task_path="leadpost.routing.tasks.notify_agent").count() == 1

@@ -23,14 +23,14 @@ from leadpost.webhooks.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from leadpost.webhooks.tasks import deliver, dispatch
+from leadpost.webhooks.tasks import deliver, dispatch, relay_events
 from leadpost.webhooks.tests.conftest import Receiver, api_record, subscribe
 
 __all__ = ["file_server"]  # the records tests' fixture, used here as it is
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
-DISPATCH_TASK = "leadpost.webhooks.tasks.dispatch_events"
+DELIVER_TASKS = "leadpost.webhooks.tasks.deliver_webhooks"
 LEAD = {"firstName": "John", "lastName": "Doe", "stateAbbrev": "IA", "zip": "52240"}
 
 
@@ -38,10 +38,13 @@ def events() -> list[tuple[str, int | None]]:
     return [(e.type, e.record_id) for e in WebhookEvent.objects.order_by("id")]
 
 
-def dispatch_tasks() -> list[list[int]]:
+def webhook_tasks() -> list[tuple[str, list[Any]]]:
+    """Every queued task of the webhooks (the lead path enqueues none: the relay does)."""
     return [
-        r.args_kwargs["args"][0]
-        for r in DBTaskResult.objects.filter(task_path=DISPATCH_TASK).order_by("enqueued_at")
+        (r.task_path, r.args_kwargs["args"])
+        for r in DBTaskResult.objects.filter(task_path__startswith="leadpost.webhooks.").order_by(
+            "enqueued_at"
+        )
     ]
 
 
@@ -62,22 +65,31 @@ def sent(receiver: Receiver, event: WebhookEvent) -> dict[str, Any]:
 
 def test_a_post_makes_no_event_when_the_account_has_no_webhook(post: PostFn) -> None:
     record_id(post(LEAD))
-    assert events() == [] and dispatch_tasks() == []
+    assert events() == [] and webhook_tasks() == []
 
 
 def test_a_post_makes_only_the_types_subscribed(post: PostFn, agency: Account) -> None:
     subscribe(agency, "https://crm.example.com/hook", events=["record.assigned"])
     record_id(post(LEAD))  # no agent: not assigned
-    assert events() == [] and dispatch_tasks() == []
+    assert events() == [] and webhook_tasks() == []
 
 
-def test_a_post_makes_record_created_with_its_dispatch_task(post: PostFn, agency: Account) -> None:
-    subscribe(agency, "https://crm.example.com/hook", events=["record.created"])
+def test_a_post_makes_record_created_and_the_relay_queues_its_delivery(
+    post: PostFn, agency: Account
+) -> None:
+    hook = subscribe(agency, "https://crm.example.com/hook", events=["record.created"])
     made = record_id(post(LEAD))
     assert events() == [("record.created", made)]
     [event] = WebhookEvent.objects.all()
     assert (event.account_id, event.dispatched, event.body) == (agency.pk, False, "")
-    assert dispatch_tasks() == [[event.pk]]
+    assert webhook_tasks() == []  # the post wrote the event only
+
+    assert relay_events() == 1
+    event.refresh_from_db()
+    [delivery] = WebhookDelivery.objects.filter(event=event, subscription=hook)
+    assert event.dispatched and json.loads(event.body)["data"]["id"] == made
+    assert webhook_tasks() == [(DELIVER_TASKS, [[delivery.pk]])]
+    assert relay_events() == 0  # once
 
 
 def test_a_subscription_made_after_a_post_is_seen_by_the_next_post(
@@ -111,7 +123,7 @@ def test_a_named_agent_makes_record_assigned_with_the_agent(
 def test_duplicates_dry_runs_and_rejected_posts_make_none(post: PostFn, agency: Account) -> None:
     subscribe(agency, "https://crm.example.com/hook")
     first = record_id(post({**LEAD, "externalID": "dl-1"}))
-    before = (events(), dispatch_tasks())
+    before = (events(), webhook_tasks())
 
     duplicate = post({**LEAD, "externalID": "dl-1"})
     assert duplicate.json()["result"] == "duplicate"
@@ -120,7 +132,7 @@ def test_duplicates_dry_runs_and_rejected_posts_make_none(post: PostFn, agency: 
     rejected = post({"email": "nobody@example.com"})
     assert rejected.status_code == 400
 
-    assert (events(), dispatch_tasks()) == before
+    assert (events(), webhook_tasks()) == before
     assert events() == [("record.created", first)]
 
 
@@ -191,7 +203,7 @@ def test_an_event_is_refused_outside_a_transaction(agency: Account) -> None:
     subscribe(agency, "https://crm.example.com/hook")
     with pytest.raises(RuntimeError, match="transaction"):
         emit(agency.pk, ["record.created"])
-    assert events() == [] and dispatch_tasks() == []
+    assert events() == [] and webhook_tasks() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -204,10 +216,10 @@ def test_a_rolled_back_transaction_leaves_no_event_and_no_task(agency: Account) 
     with pytest.raises(Undone), transaction.atomic():
         assert len(emit(agency.pk, ["record.created"])) == 1
         raise Undone
-    assert events() == [] and dispatch_tasks() == []
+    assert events() == [] and webhook_tasks() == []
     with transaction.atomic():
         emit(agency.pk, ["record.created"])
-    assert len(events()) == 1 and len(dispatch_tasks()) == 1
+    assert len(events()) == 1 and relay_events() == 1
 
 
 def test_another_accounts_webhook_never_gets_this_accounts_events(
