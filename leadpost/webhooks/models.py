@@ -82,18 +82,37 @@ class WebhookEvent(models.Model):
     its signature check agree.
     """
 
+    # A lead's events are written under its transaction's write lock (SQLite has one for the
+    # whole database): every index is pages more to write there, so events are indexed only by
+    # their key and, while new, by the relay's partial index. Nothing looks them up by account,
+    # record or attachment but a deletion of those (rare, and fine as a scan).
     uid = models.UUIDField(default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     type = models.CharField(max_length=40)
     record = models.ForeignKey(
-        "records.Record", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "records.Record",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     attachment = models.ForeignKey(
-        "records.Attachment", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "records.Attachment",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     # A test event goes to the one subscription it was sent from.
     only_to = models.ForeignKey(
-        WebhookSubscription, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        WebhookSubscription,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
     dispatched = models.BooleanField(default=False)
