@@ -85,7 +85,8 @@ def unsafe_settings() -> list[str]:
         )
     if settings.LEADPOST_FETCH_ALLOW_LOOPBACK:
         found.append(
-            "LEADPOST_FETCH_ALLOW_LOOPBACK=1: attachment URLs may reach this machine's own ports."
+            "LEADPOST_FETCH_ALLOW_LOOPBACK=1: attachment and webhook URLs may reach this machine's "
+            "own ports."
         )
     if settings.DEBUG:
         found.append("LEADPOST_DEBUG=1: error pages show settings and code. Never in production.")

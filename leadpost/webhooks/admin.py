@@ -409,7 +409,8 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
             "states": DeliveryState.choices,
             "state": state,
             "period": PeriodForm(initial={"since": today - dt.timedelta(days=7), "until": today}),
-            "time_zone": subscription.account.time_zone,
+            # Not "time_zone": the admin's base template sets that name to the server's.
+            "account_time_zone": subscription.account.time_zone,
         }
         return TemplateResponse(request, "staff/webhooks/deliveries.html", context)
 
@@ -447,7 +448,7 @@ class StaffWebhookAdmin(WebhookAdminMixin, AccountScopedAdmin[WebhookSubscriptio
             "error": redact_text(delivery.error),
             "attempts": attempts,
             "can_redeliver": delivery.state != DeliveryState.PAUSED,
-            "time_zone": delivery.subscription.account.time_zone,
+            "account_time_zone": delivery.subscription.account.time_zone,
             "opts": self.opts,
         }
         return TemplateResponse(request, "staff/webhooks/delivery.html", context)

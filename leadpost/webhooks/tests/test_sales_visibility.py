@@ -48,3 +48,29 @@ def test_an_answer_about_a_sales_record_shows_only_with_sales_enablement(
         "500" in hidden
     )  # the delivery's state stays visible: it is the webhook's, not the lead's
     assert ECHO.decode() in _page_as(both, delivery)
+
+
+def test_the_delivery_pages_show_times_in_the_accounts_zone(
+    post: PostFn, agency: Account, receiver: Receiver, staff_member: Any, loopback: None
+) -> None:
+    import datetime as dt
+    import zoneinfo
+
+    hook = subscribe(agency, receiver.url, events=["record.created"], receiver=receiver)
+    assert post({"firstName": "Ann", "lastName": "Lee"}).status_code == 200
+    [event] = WebhookEvent.objects.all()
+    [delivery_id] = dispatch(event.pk)
+    deliver(delivery_id)
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    admin = staff_member(agency, "uma", Permission.MANAGE_URLS)
+    page = _page_as(admin, delivery)
+    started = delivery.tries.get().started_at.astimezone(zoneinfo.ZoneInfo(agency.time_zone))
+    assert f"Started ({agency.time_zone})" in page
+    assert started.strftime("%-I:%M") in page
+    assert agency.time_zone == "America/Chicago" and started.utcoffset() != dt.timedelta(0)
+    client = Client()
+    client.force_login(admin)
+    listing = client.get(
+        reverse("staff:webhooks_webhooksubscription_deliveries", args=[hook.pk])
+    ).content.decode()
+    assert f"days of the events, in {agency.time_zone}" in listing
