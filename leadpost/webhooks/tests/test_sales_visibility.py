@@ -26,27 +26,31 @@ def _page_as(user: Any, delivery: WebhookDelivery) -> str:
     return response.content.decode()
 
 
+def _one_delivery(post: PostFn, agency: Account, receiver: Receiver) -> WebhookDelivery:
+    """A lead posted to a webhook of `record.created`, and its delivery tried once."""
+    hook = subscribe(agency, receiver.url, events=["record.created"], receiver=receiver)
+    assert post({"firstName": "Ann", "lastName": "Sales-Lead"}).status_code == 200
+    [event] = WebhookEvent.objects.all()
+    [delivery_id] = dispatch(event.pk)
+    deliver(delivery_id)
+    return WebhookDelivery.objects.get(pk=delivery_id, subscription=hook)
+
+
 def test_an_answer_about_a_sales_record_shows_only_with_sales_enablement(
     post: PostFn, agency: Account, receiver: Receiver, staff_member: Any, loopback: None
 ) -> None:
     agency.record_mode = RecordType.SALES_RECORD
     agency.save()
-    subscribe(agency, receiver.url, events=["record.created"], receiver=receiver)
     receiver.answer(Answer(500, ECHO))
-    assert post({"firstName": "Ann", "lastName": "Sales-Lead"}).status_code == 200
-    [event] = WebhookEvent.objects.all()
-    [delivery_id] = dispatch(event.pk)
-    deliver(delivery_id)
-    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    delivery = _one_delivery(post, agency, receiver)
 
     urls_only = staff_member(agency, "uma", Permission.MANAGE_URLS)
     both = staff_member(agency, "sam", Permission.MANAGE_URLS, Permission.SALES_ENABLEMENT)
     hidden = _page_as(urls_only, delivery)
     assert "Sales-Lead" not in hidden and "319-555-0101" not in hidden
     assert "need Sales Enablement" in hidden
-    assert (
-        "500" in hidden
-    )  # the delivery's state stays visible: it is the webhook's, not the lead's
+    # The delivery's state stays visible: it is the webhook's, not the lead's.
+    assert "500" in hidden
     assert ECHO.decode() in _page_as(both, delivery)
 
 
@@ -56,12 +60,8 @@ def test_the_delivery_pages_show_times_in_the_accounts_zone(
     import datetime as dt
     import zoneinfo
 
-    hook = subscribe(agency, receiver.url, events=["record.created"], receiver=receiver)
-    assert post({"firstName": "Ann", "lastName": "Lee"}).status_code == 200
-    [event] = WebhookEvent.objects.all()
-    [delivery_id] = dispatch(event.pk)
-    deliver(delivery_id)
-    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    delivery = _one_delivery(post, agency, receiver)
+    hook = delivery.subscription
     admin = staff_member(agency, "uma", Permission.MANAGE_URLS)
     page = _page_as(admin, delivery)
     started = delivery.tries.get().started_at.astimezone(zoneinfo.ZoneInfo(agency.time_zone))
