@@ -14,7 +14,9 @@ import hmac
 import time
 
 
-def verify_leadpost_signature(secret: str, header: str, raw_body: bytes, tolerance: int = 300) -> bool:
+def verify_leadpost_signature(
+    secret: str, header: str, raw_body: bytes, tolerance: int = 300
+) -> bool:
     """True when the Leadpost-Signature header signs the raw body (bytes, as received: not
     parsed and dumped again) with the webhook's secret (whsec_...), at most `tolerance` seconds ago."""
     items = [part.split("=", 1) for part in (header or "").split(",") if "=" in part]
