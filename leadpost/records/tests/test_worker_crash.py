@@ -88,7 +88,8 @@ class Workers:
         self._logs = logs
         self._running: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, **settings_env: str) -> subprocess.Popen[bytes]:
+        """One more worker; `settings_env` overrides the settings below (e.g. time-outs)."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
@@ -97,6 +98,7 @@ class Workers:
             "LEADPOST_FETCH_BACKOFF_SECONDS": "0",
             "LEADPOST_ATTACHMENT_LEASE_SECONDS": "2",
             "LEADPOST_SWEEP_INTERVAL": "1",
+            **settings_env,
         }
         log = self._logs / f"worker-{len(self._running) + 1}.log"
         with log.open("wb") as output:  # the child keeps its own copy of the descriptor
@@ -140,7 +142,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
         running.kill_all()
 
 
-def _wait_for(condition: Callable[[], bool], what: str, workers: Workers) -> None:
+def wait_for(condition: Callable[[], bool], what: str, workers: Workers) -> None:
     # Polls the database (the row is the truth; nothing signals a change), bounded by a deadline.
     deadline = time.monotonic() + DEADLINE_SECONDS
     between_polls = threading.Event()
@@ -181,14 +183,14 @@ def test_a_download_cut_by_a_killed_worker_is_stored_once_by_the_next(
         return only
 
     # The first worker is downloading: staff see the file pending, on its first attempt.
-    _wait_for(slow_server.arrived.is_set, "the first worker's request", workers)
+    wait_for(slow_server.arrived.is_set, "the first worker's request", workers)
     assert (attachment()["state"], attachment()["attempts"]) == ("pending", 1)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     slow_server.release.set()  # from now on the vendor's server answers
 
     workers.start()
-    _wait_for(
+    wait_for(
         lambda: attachment()["state"] != "pending", "the file stored by the second worker", workers
     )
 

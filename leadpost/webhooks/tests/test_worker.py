@@ -8,87 +8,20 @@ while the receiver is down arrives by retry once it is back.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 
 from leadpost.accounts.models import Account
-from leadpost.conftest import PostFn, database_url
+from leadpost.conftest import PostFn
 from leadpost.intake.models import LeadPostUrl
+from leadpost.records.tests.test_worker_crash import Workers, wait_for, workers
 from leadpost.webhooks.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEvent
 from leadpost.webhooks.tests.conftest import Answer, Receiver, subscribe
 
-DEADLINE_SECONDS = 60
-
-
-class Workers:
-    """`leadpost worker` subprocesses on the test database, all killed when the test ends."""
-
-    def __init__(self, logs: Path) -> None:
-        self._logs = logs
-        self._running: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(self, **env: str) -> subprocess.Popen[bytes]:
-        environment = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "leadpost.settings_test",
-            "DATABASE_URL": database_url(),
-            "LEADPOST_FETCH_ALLOW_LOOPBACK": "1",
-            "LEADPOST_SWEEP_INTERVAL": "1",
-            "LEADPOST_SWEEP_GRACE_SECONDS": "1",
-            **env,
-        }
-        log = self._logs / f"worker-{len(self._running) + 1}.log"
-        with log.open("wb") as output:  # the child keeps its own copy of the descriptor
-            process = subprocess.Popen(
-                [sys.executable, "-m", "leadpost.cli", "worker", "--no-startup-delay"],
-                cwd=settings.BASE_DIR,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        self._running.append((process, log))
-        return process
-
-    def output(self) -> str:
-        return "\n".join(
-            f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self._running
-        )
-
-    def kill_all(self) -> None:
-        for process, _ in self._running:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
-    running = Workers(tmp_path)
-    try:
-        yield running
-    finally:
-        running.kill_all()
-
-
-def wait_for(condition: Callable[[], bool], what: str, workers: Workers) -> None:
-    # The database is polled (the rows are the truth; nothing signals a change), to a deadline.
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    between_polls = threading.Event()
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {DEADLINE_SECONDS} s\n{workers.output()}")
-        between_polls.wait(0.1)
+__all__ = ["workers"]  # the records tests' fixture, used here as it is
 
 
 def only_delivery() -> WebhookDelivery | None:
@@ -103,7 +36,11 @@ def test_a_delivery_cut_by_a_killed_worker_is_sent_again_by_the_next(
     receiver.answer(Answer(hold=True), Answer(200))
     # A short lease (the first worker's, written when it claims): the sweep finds the cut-off
     # attempt seconds after the kill rather than after the default 2 x timeout + 30 s.
-    first = workers.start(LEADPOST_WEBHOOK_TIMEOUT="5", LEADPOST_WEBHOOK_LEASE_SECONDS="6")
+    first = workers.start(
+        LEADPOST_SWEEP_GRACE_SECONDS="1",
+        LEADPOST_WEBHOOK_TIMEOUT="5",
+        LEADPOST_WEBHOOK_LEASE_SECONDS="6",
+    )
     response = post({"firstName": "John", "lastName": "Doe", "ssn": "123-45-6789"})
     assert response.status_code == 200, response.content
 
@@ -116,7 +53,7 @@ def test_a_delivery_cut_by_a_killed_worker_is_sent_again_by_the_next(
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
 
-    workers.start(LEADPOST_WEBHOOK_TIMEOUT="3")
+    workers.start(LEADPOST_SWEEP_GRACE_SECONDS="1", LEADPOST_WEBHOOK_TIMEOUT="3")
 
     def delivered() -> bool:
         now = only_delivery()
@@ -148,7 +85,11 @@ def test_a_post_to_the_server_reaches_the_receiver_and_a_down_receiver_gets_it_b
     workers: Workers,
 ) -> None:
     subscribe(agency, receiver.url, ["record.created"], receiver=receiver)
-    workers.start(LEADPOST_WEBHOOK_BACKOFF_SECONDS="1", LEADPOST_WEBHOOK_TIMEOUT="2")
+    workers.start(
+        LEADPOST_SWEEP_GRACE_SECONDS="1",
+        LEADPOST_WEBHOOK_BACKOFF_SECONDS="1",
+        LEADPOST_WEBHOOK_TIMEOUT="2",
+    )
     lead_post = f"{served}/leadpost/{vendor_url[1]}"
 
     started = time.monotonic()
