@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "leadpost.intake",
     "leadpost.routing",
     "leadpost.webhooks",
+    "leadpost.vendors",
 ]
 
 MIDDLEWARE = [

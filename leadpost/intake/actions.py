@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
 
 from leadpost.accounts.models import User
 from leadpost.intake.config import AccountConfig
@@ -168,6 +169,14 @@ def _log_fields(
     }
 
 
+def _elapsed_us(received_at: dt.datetime) -> int:
+    """Microseconds since the post arrived (the post log's answer time)."""
+    return max(0, (timezone.now() - received_at) // _MICROSECOND)
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def _log(
     fields: dict[str, Any],
     *,
@@ -183,6 +192,7 @@ def _log(
         **fields,
         status_code=status,
         result=result,
+        answer_us=_elapsed_us(fields["received_at"]),
         record=record,
         warnings=[w.as_json() for w in warnings],
         errors=[e.as_json() for e in errors],
@@ -381,6 +391,7 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         **post.log_fields,
         status_code=200,
         result=PostResult.CREATED,
+        answer_us=_elapsed_us(post.received_at),
         record=record,
         warnings=[w.as_json() for w in warnings],
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -62,6 +64,15 @@ class LeadPostUrl(models.Model):
         blank=True,
         help_text="Posts per minute before answering 429; empty uses LEADPOST_RATE_LIMIT_PER_MINUTE"
         " (0 there means no limit).",
+    )
+    price_per_lead = models.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="What the agency pays this vendor per created lead, in dollars; the vendor "
+        "performance pages show the spend from it. Empty: no spend shown.",
     )
     created_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +162,9 @@ class PostLog(models.Model):
     user_agent = models.TextField(blank=True)
     status_code = models.PositiveSmallIntegerField()
     result = models.CharField(max_length=32, choices=PostResult.choices)
+    # Microseconds from the request's arrival to this row's write, just before the answer (the
+    # commit and the answer's bytes are not in it); the vendor performance pages' answer times.
+    answer_us = models.PositiveBigIntegerField(null=True, blank=True)
     record = models.ForeignKey(
         "records.Record", null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
     )

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from leadpost.lib.fetch import FetchError, Policy, fetch
 from leadpost.records.models import Attachment, AttachmentState, attachment_storage_name
+from leadpost.vendors.rollup import attachment_settled
 from leadpost.webhooks.events import emit
 from leadpost.webhooks.models import EventType
 
@@ -102,8 +103,11 @@ def download(attachment_id: int) -> str:
 
 
 def _event(attachment: Attachment, event: EventType) -> None:
+    """What a settled download tells, in its transaction: its webhook event, and the vendor
+    counters when its record's day is counted already."""
     record = attachment.note.record
     emit(record.account_id, [event], record_id=record.pk, attachment_id=attachment.pk)
+    attachment_settled(attachment, stored=event == EventType.ATTACHMENT_STORED)
 
 
 def _failed_attempt(attachment: Attachment, token: str, exc: FetchError) -> str:

@@ -12,6 +12,7 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 from leadpost.records.tasks import sweep
 from leadpost.routing.tasks import relay_notifications, sweep_notifications
 from leadpost.server import unsafe_settings
+from leadpost.vendors.rollup import roll_up
 from leadpost.webhooks.tasks import relay_events, sweep_webhooks
 
 # How often the relay looks for new events and e-mails when there were none: they go out within
@@ -29,6 +30,7 @@ def _sweep_forever(interval: int, stop: threading.Event) -> None:
             sweep()
             sweep_notifications()
             sweep_webhooks()
+            roll_up()
         except Exception:
             # A sweep that fails (database restarting) is tried again at the next interval.
             logger.exception("attachment sweep failed")
@@ -62,7 +64,8 @@ class Command(DbWorkerCommand):
         "Run background work: attachment downloads, agent e-mails and webhook deliveries "
         "(django-tasks-db's db_worker); the relay that gives new webhook events and e-mails "
         "their tasks, four times a second; and, every LEADPOST_SWEEP_INTERVAL seconds, the "
-        "sweep that finds work a dead worker left."
+        "sweep that finds work a dead worker left and the roll-up of closed days into the "
+        "vendor counters."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -88,6 +91,7 @@ class Command(DbWorkerCommand):
             sweep()
             sweep_notifications()
             sweep_webhooks()
+            roll_up()
         except Exception:
             logger.exception("attachment sweep failed")
         if options.get("batch"):
