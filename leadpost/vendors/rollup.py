@@ -170,9 +170,11 @@ def _writers_from_before(moment: dt.datetime) -> bool:
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
+        # The activity view is read once per transaction and kept: read it afresh.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND xact_start < %s "
-            "AND pid <> pg_backend_pid() LIMIT 1",
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_xid IS NOT NULL AND xact_start < %s AND pid <> pg_backend_pid() LIMIT 1",
             [moment],
         )
         return cursor.fetchone() is not None
@@ -184,6 +186,11 @@ def roll_up_day(account: Account, now: dt.datetime | None = None) -> bool:
     now = now or timezone.now()
     tz = account.tz
     closed_until = day_start(account.local_date(now - MARGIN), tz)
+    # Looked at without a lock first: most calls find nothing to do, and on SQLite a locking
+    # transaction takes the one write lock the posts need.
+    until = RolledUp.objects.filter(account=account).values_list("until", flat=True).first()
+    if until is not None and until >= closed_until:
+        return False
     with transaction.atomic():
         state = _state(account, now)
         if state.until >= closed_until:

@@ -279,3 +279,40 @@ def test_archive_posts_deletes_and_counts(agency: Account, mixed: None) -> None:
     ids = list(PostLog.objects.values_list("pk", flat=True))
     assert archive_posts(ids) == len(ids)
     assert VendorDay.objects.get().results["created"] == 3
+
+
+def test_the_roll_up_waits_for_an_open_writing_transaction_on_postgresql(
+    agency: Account, vendor_url: tuple[LeadPostUrl, str], post: PostFn
+) -> None:
+    """A post received before the day's end may still be in an open transaction: on PostgreSQL
+    the day is not rolled up while one that began before (the end + MARGIN / 2) is open. SQLite
+    has one writer at a time, so there the question does not arise and the day is rolled up."""
+    from django.db import connection
+
+    assert post(lead(1)).status_code == 200
+    later = timezone.now() + dt.timedelta(days=1, minutes=11)
+    if connection.vendor != "postgresql":
+        assert roll_up_day(agency, later)
+        return
+    import psycopg
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+    )
+    try:
+        with other.cursor() as cursor:
+            # An open transaction that has written (it holds a transaction id), as a post's does.
+            cursor.execute("CREATE TEMP TABLE held (x int)")
+            cursor.execute("INSERT INTO held VALUES (1)")
+        assert not roll_up_day(agency, later)
+        assert not VendorDay.objects.exists()
+        other.rollback()  # the transaction ends (its id is released before the answer)
+        assert roll_up_day(agency, later)
+        assert VendorDay.objects.get().results == {"created": 1}
+    finally:
+        other.close()
