@@ -7,6 +7,7 @@ CSV show, summed over days or URLs.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from collections import Counter
@@ -91,11 +92,7 @@ def message_of(problem: Mapping[str, Any]) -> str:
 def bucket_of(answer_us: int | None) -> int | None:
     if answer_us is None:
         return None
-    ms = answer_us / 1000
-    for index, bound in enumerate(TIME_BOUNDS_MS):
-        if ms <= bound:
-            return index
-    return len(TIME_BOUNDS_MS)
+    return bisect.bisect_left(TIME_BOUNDS_MS, answer_us / 1000)
 
 
 @dataclass

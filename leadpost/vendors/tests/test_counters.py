@@ -316,3 +316,14 @@ def test_the_roll_up_waits_for_an_open_writing_transaction_on_postgresql(
         assert VendorDay.objects.get().results == {"created": 1}
     finally:
         other.close()
+
+
+def test_answer_time_percentiles_come_from_the_buckets() -> None:
+    counts = Counts()
+    for _ in range(90):
+        counts.count_post("created", [], 2_500, None, None)  # 2.5 ms
+    for _ in range(10):
+        counts.count_post("created", [], 900_000, None, None)  # 900 ms
+    assert counts.median_ms is not None and 2 <= counts.median_ms <= 3
+    assert counts.p95_ms is not None and 800 <= counts.p95_ms <= 1000
+    assert Counts().median_ms is None  # no post, no median (not 0)
