@@ -14,6 +14,7 @@ handler500 = "leadpost.lib.errorpages.server_error"
 urlpatterns = [
     path("", include("leadpost.intake.urls")),
     path("api/v1/", include("leadpost.records.urls")),
+    path("api/v1/", include("leadpost.vendors.urls")),
     path("admin/", admin.site.urls),  # operators (superusers)
     path("staff/", staff_site.urls),  # agency staff, scoped to their account
     path("", RedirectView.as_view(url="/staff/", permanent=False)),

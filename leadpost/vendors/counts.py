@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,9 +54,24 @@ MAX_MESSAGE = 240
 _SECRET_FIELDS = frozenset({"ssn"})
 
 
+# What a text cut short may end in that is part of a token or an SSN cut in two: dropped before
+# the rest is redacted, or the redaction would not see the part it shows.
+_CUT_RUN = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _redacted(text: str, limit: int) -> str:
+    """`text` as a log line may show it (logredact), read only up to `limit` characters."""
+    if len(text) > limit:
+        text = _CUT_RUN.sub("", text[:limit])
+    return redact_text(text)
+
+
 def warning_key(fieldname: str | None, code: str) -> str:
-    """The counters' key of a warning: field and code, one space apart (neither holds one)."""
-    name = _printable(fieldname or "", MAX_FIELD).replace(" ", "_")
+    """The counters' key of a warning: field and code, one space apart (neither holds one).
+
+    The field is a parameter name as the vendor sent it, so it is redacted like a value: a URL's
+    token or an SSN pasted as a name must not reach a page."""
+    name = _printable(_redacted(fieldname or "", 1000), MAX_FIELD).replace(" ", "_")
     return f"{name} {_printable(code, MAX_FIELD).replace(' ', '_')}"
 
 
@@ -82,11 +98,11 @@ def example_of(fieldname: str, params: Mapping[str, Any]) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return _printable(redact_text(text[:1000]), MAX_EXAMPLE)
+    return _printable(_redacted(text, 1000), MAX_EXAMPLE)
 
 
 def message_of(problem: Mapping[str, Any]) -> str:
-    return _printable(redact_text(str(problem.get("message", ""))[:2000]), MAX_MESSAGE)
+    return _printable(_redacted(str(problem.get("message", "")), 2000), MAX_MESSAGE)
 
 
 def bucket_of(answer_us: int | None) -> int | None:
