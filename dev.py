@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Set up, run and test Leadpost on a development machine.
 
-    python3 dev.py demo [--no-serve]  set up, migrate, create a demo account, serve on :8000
+    python3 dev.py demo [--no-serve] [--sample-posts N]
+                                      set up, migrate, create a demo account, serve on :8000;
+                                      --sample-posts N: also post N sample leads over 30 days
     python3 dev.py test [ARGS...]     set up and run every test (ARGS go to pytest); installs
                                       Debian's chromium and nodejs for the tests when missing
     python3 dev.py lint               ruff check, ruff format --check, mypy leadpost
@@ -484,6 +486,8 @@ def cmd_lock(args: list[str]) -> int:
 def cmd_demo(args: list[str]) -> int:
     """Migrate the (SQLite) database, create or reuse the demo account, then serve."""
     serve = "--no-serve" not in args
+    # The rest (--sample-posts N) is the `leadpost demo` command's, which checks it.
+    demo_args = [arg for arg in args if arg != "--no-serve"]
     ensure_venv("demo")
     cli = leadpost_cli()
     env = dict(os.environ)
@@ -503,7 +507,7 @@ def cmd_demo(args: list[str]) -> int:
         return code
     # Creates (or reuses) the demo account, its user, Lead Post URL and API token, and prints
     # the URL, the token and a ready curl line.
-    code = run([cli, "demo"], env)
+    code = run([cli, "demo", *demo_args], env)
     if code != 0:
         return code
     if not serve:

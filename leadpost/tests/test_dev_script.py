@@ -146,3 +146,15 @@ def test_production_runs_the_versions_the_tests_ran() -> None:
         return {line.split()[0] for line in requirements_of(lock)}
 
     assert pins("requirements/production.txt") <= pins("requirements/dev.txt")
+
+
+def test_demo_passes_its_options_to_the_demo_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(dev, "ensure_venv", lambda command: None)
+    monkeypatch.setattr(dev, "leadpost_cli", lambda: "/venv/bin/leadpost")
+    monkeypatch.setattr(dev, "run", lambda argv, env=None: ran.append(list(argv)) or 0)
+    assert dev.cmd_demo(["--sample-posts", "300", "--no-serve"]) == 0
+    assert ran == [
+        ["/venv/bin/leadpost", "migrate", "--noinput"],
+        ["/venv/bin/leadpost", "demo", "--sample-posts", "300"],
+    ]
