@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -472,3 +473,32 @@ def test_a_url_with_a_price_shows_the_spend_per_day(
     roll_up(timezone.now() + dt.timedelta(days=1, minutes=11))
     again = read(client, f"/api/v1/vendors/{nextgen[0].pk}?period=today", api_token).json()
     assert again["vendors"][0]["total"]["spend"] == "37.50"
+
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def keys_of(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_of(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_of(v)}
+    return set()
+
+
+def test_the_readme_describes_every_field_and_column(
+    client: Client, posted: None, api_token: str, vendor_url: tuple[LeadPostUrl, str]
+) -> None:
+    """The README's section is the description of these answers (until the OpenAPI document)."""
+    text = README.read_text()
+    section = text.split("### Vendor figures", 1)[1].split("\n## ", 1)[0]
+    answers = [
+        read(client, "/api/v1/vendors?period=today", api_token).json(),
+        read(client, f"/api/v1/vendors/{vendor_url[0].pk}?period=today", api_token).json(),
+    ]
+    fields = set().union(*(keys_of(a) for a in answers))
+    assert {"days", "refusedBy", "agentId", "example"} <= fields
+    missing = sorted(f for f in fields if f"`{f}`" not in section)
+    assert not missing, f"add to README.md's Vendor figures: {missing}"
+    columns = [c for c in CSV_COLUMNS if f"`{c}`" not in section]
+    assert not columns, f"add to README.md's Vendor figures: {columns}"
