@@ -53,8 +53,11 @@ _SECRET_FIELDS = frozenset({"ssn"})
 
 
 def warning_key(fieldname: str | None, code: str) -> str:
-    """The counters' key of a warning: field and code, one space apart (neither holds one)."""
-    name = _printable(fieldname or "", MAX_FIELD).replace(" ", "_")
+    """The counters' key of a warning: field and code, one space apart (neither holds one).
+
+    The field is the vendor's parameter name, so it is redacted like a value (SPEC §9): a URL
+    token or an SSN sent as a parameter's name is warned as an unknown parameter by that name."""
+    name = _printable(redact_text((fieldname or "")[:1000]), MAX_FIELD).replace(" ", "_")
     return f"{name} {_printable(code, MAX_FIELD).replace(' ', '_')}"
 
 
