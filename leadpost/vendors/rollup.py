@@ -171,8 +171,10 @@ def _writers_from_before(moment: dt.datetime) -> bool:
         return False
     with connection.cursor() as cursor:
         cursor.execute(
+            # This database's transactions only: pg_stat_activity lists the whole cluster's, and
+            # another database's long transaction holds none of our posts.
             "SELECT 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND xact_start < %s "
-            "AND pid <> pg_backend_pid() LIMIT 1",
+            "AND datname = current_database() AND pid <> pg_backend_pid() LIMIT 1",
             [moment],
         )
         return cursor.fetchone() is not None
