@@ -62,7 +62,7 @@ class StaffSite(admin.AdminSite):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pages: list[tuple[str, Callable[[HttpRequest], HttpResponse], str]] = []
+        self.pages: list[tuple[str, Callable[..., HttpResponse], str]] = []
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
@@ -106,7 +106,7 @@ class StaffSite(admin.AdminSite):
             *served,
         ]
 
-    def add_page(self, route: str, view: Callable[[HttpRequest], HttpResponse], name: str) -> None:
+    def add_page(self, route: str, view: Callable[..., HttpResponse], name: str) -> None:
         """A page of another app on the staff site (the app that owns its data registers it)."""
         self.pages.append((route, view, name))
 

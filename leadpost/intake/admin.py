@@ -5,7 +5,7 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -13,6 +13,7 @@ from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake.models import LeadPostUrl, LeadPostUrlQuerySet, PostLog
 from leadpost.records.models import RecordType
+from leadpost.vendors.views import url_summary
 
 
 @admin.register(LeadPostUrl)
@@ -36,6 +37,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
         "enabled",
         "default_lead_source",
         "rate_limit_per_minute",
+        "price_per_lead",
         "prefix",
         "created_at",
         "disabled_at",
@@ -78,10 +80,11 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
             super().save_model(request, obj, form, change)
             return
         row, token = LeadPostUrl.issue(obj.account, obj.label, obj.default_lead_source)
-        if obj.rate_limit_per_minute is not None or not obj.enabled:
+        if obj.rate_limit_per_minute is not None or not obj.enabled or obj.price_per_lead:
             row.rate_limit_per_minute = obj.rate_limit_per_minute
             row.enabled = obj.enabled
-            row.save(update_fields=["rate_limit_per_minute", "enabled"])
+            row.price_per_lead = obj.price_per_lead
+            row.save(update_fields=["rate_limit_per_minute", "enabled", "price_per_lead"])
         obj.__dict__.update(row.__dict__)
         messages.warning(
             request,
@@ -168,6 +171,20 @@ class PostLogAdmin(admin.ModelAdmin[PostLog]):
 @admin.register(LeadPostUrl, site=staff_site)
 class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
     view_needs = change_needs = (Permission.MANAGE_URLS,)
+    change_form_template = "staff/vendors/leadposturl_change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The vendor's last 7 days above the form, for users who may read them (SPEC §13).
+        summary = url_summary(request, object_id) if request.method == "GET" else {}
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **summary}
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: LeadPostUrl | None = None) -> bool:
         return False  # disable instead: the post log keeps pointing at the URL

@@ -27,6 +27,7 @@ PERIODS: dict[str, str] = {
 DEFAULT_PERIOD = "7"
 # The longest period asked by dates: a year and a day.
 MAX_DAYS = 366
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 _TRIES = 5
 
 
@@ -59,9 +60,14 @@ def _date(value: str, what: str) -> dt.date:
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise PeriodError(f"{what} must be a date as YYYY-MM-DD.") from None
+    # A day's bounds are instants in UTC: near year 1 or 9999 they fall outside what a datetime
+    # holds (an OverflowError, a 500). No post is that old, and none will be that new.
+    if not EARLIEST <= day <= LATEST:
+        raise PeriodError(f"{what} must be a date from {EARLIEST} to {LATEST}.")
+    return day
 
 
 def parse_period(

@@ -96,7 +96,15 @@ SITE_VIEWS: dict[str, frozenset[Permission]] = {
     "custom_fields_page": frozenset({Permission.MANAGE_DATA}),
     # Every account user's own switch (changes only the user's own profile: routing/tests).
     "my_lead_emails": frozenset(),
+    # Vendor performance (SPEC §13): the account's figures, and a Lead Post URL's.
+    "vendors": frozenset({Permission.VIEW_POST_LOG}),
+    "vendors_csv": frozenset({Permission.VIEW_POST_LOG}),
+    "vendor": frozenset({Permission.VIEW_POST_LOG}),
+    "vendor_days_csv": frozenset({Permission.VIEW_POST_LOG}),
+    "vendor_warnings_csv": frozenset({Permission.VIEW_POST_LOG}),
 }
+# Site views that name a row in their path: the Agency field holding it.
+SITE_VIEW_ROW = {"vendor": "url", "vendor_days_csv": "url", "vendor_warnings_csv": "url"}
 
 
 @dataclass(frozen=True)
@@ -161,8 +169,14 @@ def staff_urls(rows: dict[str, Agency], operator: User) -> list[Url]:
                 for owner, agency in rows.items():
                     path = f"/staff/r/{record}/{agency.individual}/"
                     urls.append(Url(path, "view_on_site", owner=owner))
+            elif params:
+                field = SITE_VIEW_ROW.get(pattern.name or "")
+                assert field is not None and len(params) == 1, f"cannot fill {route!r}"
+                for owner, agency in rows.items():
+                    path = re.sub(r"<(?:\w+:)?\w+>", str(_pk(getattr(agency, field))), route)
+                    urls.append(Url(f"/staff/{path}", str(pattern.name), owner=owner))
             else:
-                assert not params and pattern.name is not None, f"cannot fill {route!r}"
+                assert pattern.name is not None, f"cannot fill {route!r}"
                 urls.append(Url(f"/staff/{route}", pattern.name))
             continue
         model_admin = admins[prefix]
