@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from leadpost.lib.problems import Problem, listed, quoted
 from leadpost.lib.ssn import mask_ssn, mask_ssn_value, normalise_ssn, redact_ssn_like
+from leadpost.lib.tokens import PREFIX_LENGTH
 
 # Case-insensitive: "Attachment_Note_1_File_Body_1" is an unknown parameter, but it is still a file.
 _FILE_BODY = re.compile(r"attachment_note_[0-9]+_file_body_[0-9]+", re.IGNORECASE)
@@ -92,3 +93,20 @@ def redact_params(params: Mapping[str, str], *, masked: bool = False) -> dict[st
         mask_ssn_value(name): redact_value(name, value, masked=masked)
         for name, value in params.items()
     }
+
+
+def mask_token(params: Mapping[str, str], token: str) -> tuple[dict[str, str], list[Problem]]:
+    """The parameters with this URL's own token cut to its first characters wherever a careless
+    vendor pasted it (its URL in a note, the token as a parameter's name): after this nothing of
+    the post, the post log, a page, an e-mail or a webhook holds it (SPEC §9)."""
+    if not token or not any(token in name or token in value for name, value in params.items()):
+        return dict(params), []
+    shown = token[:PREFIX_LENGTH] + "…"
+    masked = {
+        name.replace(token, shown): value.replace(token, shown) for name, value in params.items()
+    }
+    message = (
+        "This Lead Post URL's token was sent in the lead; it was kept cut to its first "
+        f"{PREFIX_LENGTH} characters. The token is a secret: send it in the URL only"
+    )
+    return masked, [Problem(None, "token_masked", message)]

@@ -23,8 +23,10 @@ from leadpost.intake import actions
 from leadpost.intake.actions import Client, PostOutcome
 from leadpost.intake.config import config_for
 from leadpost.intake.form import decode_form, replace_controls, text_encoding
+from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import LeadPostUrl, PostResult
 from leadpost.intake.ratelimit import allow_post
+from leadpost.intake.redact import mask_token
 from leadpost.lib.choices import RecordType
 from leadpost.lib.clientaddr import client_ip
 from leadpost.lib.dberrors import is_passing
@@ -312,6 +314,9 @@ def _lead_post(request: HttpRequest, token: str, dry_run: bool) -> JsonResponse:
         return _respond(outcome)
 
     form = decode_form(body.data, _content_type(request)[1])
+    params, token_warnings = mask_token(form.params, token)
+    if token_warnings:
+        form = DecodedForm(params, [*form.warnings, *token_warnings])
     envelope: list[Problem] = []
     if request.GET:
         names = ", ".join(replace_controls(name) for name in sorted(request.GET.keys())[:10])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,38 @@ def test_a_file_url_is_masked_in_the_log() -> None:
 
 def test_a_parameter_name_shaped_like_an_ssn_is_masked() -> None:
     assert redact_params({"123-45-6789": "x"}) == {"***-**-6789": "x"}
+
+
+def test_the_urls_own_token_pasted_into_a_lead_is_cut_everywhere(
+    post: Any, vendor_url: Any, admin_client: Any
+) -> None:
+    """A careless vendor sends its Lead Post URL in a note and the token as a parameter's name:
+    the record, the post log (parameters and warnings), the answer and the staff pages hold its
+    first 6 characters only, and the answer says why (SPEC §9)."""
+    from leadpost.intake.models import PostLog
+    from leadpost.records.models import Note, Record
+
+    token = vendor_url[1]
+    answer = post(
+        {
+            "firstName": "Pat",
+            "lastName": f"Lee {token}",
+            "attachment_note_1_subject_text": "Vendor",
+            "attachment_note_1_body_text": f"posted to https://x.example/leadpost/{token} ok",
+            token: "1",
+        }
+    )
+    assert answer.status_code == 200
+    body = answer.content.decode()
+    assert token not in body
+    assert "token_masked" in body
+    record = Record.objects.get()
+    assert record.last_name == f"Lee {token[:6]}…"
+    assert token not in Note.objects.get(record=record).body
+    log = PostLog.objects.get()
+    assert token not in repr(log.params) + repr(log.warnings)
+    page = admin_client.get(f"/admin/intake/postlog/{log.pk}/change/").content.decode()
+    assert token not in page and token[:6] in page
+    # The dry run's path carries the token too: the same.
+    test = post({"firstName": "Pat", "lastName": token}, suffix="/test")
+    assert token not in test.content.decode()
