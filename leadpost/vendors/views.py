@@ -178,8 +178,10 @@ def _vendor_days(vendor: VendorFigures) -> list[tuple[dt.date, dict[str, int]]]:
 
 
 def _csv(lines: Any, name: str) -> HttpResponse:
-    # The file's name is made of ids and dates only: nothing the user or a vendor typed.
-    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
+    # The file's name is made of ids and dates only: nothing the user or a vendor typed. The
+    # byte-order mark makes spreadsheets (Excel above all) read the file as UTF-8, so a vendor's
+    # label with accents opens as written; the read API's CSV, for programs, has none.
+    response = HttpResponse("\ufeff" + "".join(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

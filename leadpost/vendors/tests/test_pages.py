@@ -116,7 +116,10 @@ def text(response: Any) -> str:
 
 
 def csv_rows(response: Any) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text(response), newline="")))
+    """The rows of a staff CSV, which starts with a UTF-8 byte-order mark for spreadsheets."""
+    content = text(response)
+    assert content.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(content.removeprefix("\ufeff"), newline="")))
 
 
 # --- the cast -------------------------------------------------------------------------------
