@@ -1,10 +1,11 @@
 """The vendor figures under concurrency (SPEC §13, issue 13): 200 posts of mixed results at once
-through `leadpost serve`, then the figures read through the served API equal the post log's, per
-URL and result, live, after the roll-up and after the purge."""
+through `leadpost serve`, then the figures read through the served API and shown on the served staff
+pages equal the post log's, per URL and result, live, after the roll-up and after the purge."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from leadpost.accounts.models import Account
+from leadpost.accounts.models import Account, Permission
 from leadpost.intake.models import LeadPostUrl, PostLog
 from leadpost.vendors.models import VendorDay
 from leadpost.vendors.rollup import MARGIN, roll_up
@@ -101,9 +102,61 @@ def served_figures(base: str, api_token: str, first: dt.date, last: dt.date) -> 
     return figures
 
 
+_DAY = re.compile(r'<g class="day" ([^>]*)>')
+_DATA = re.compile(r'data-([a-z_]+)="([^"]*)"')
+PASSWORD = "pw-served-5521q"
+
+
+def page_figures(
+    base: str, url_ids: list[int], first: dt.date, last: dt.date
+) -> dict[int, dict[str, int]]:
+    """Each URL's posts by result as its staff page shows them: the bars of its chart, summed
+    over the days, read by an agency admin logged in to the served site."""
+    period = {"from": first.isoformat(), "to": last.isoformat()}
+    with httpx.Client(base_url=base, timeout=60) as http:
+        http.get("/staff/login/")
+        logged_in = http.post(
+            "/staff/login/",
+            data={
+                "username": "vera",
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": http.cookies["csrftoken"],
+                "next": "/staff/",
+            },
+        )
+        assert logged_in.status_code == 302, logged_in.text
+        figures: dict[int, dict[str, int]] = {}
+        for url_id in url_ids:
+            page = http.get(f"/staff/vendors/{url_id}/", params=period)
+            assert page.status_code == 200, page.text
+            days = [dict(_DATA.findall(attrs)) for attrs in _DAY.findall(page.text)]
+            assert len(days) == (last - first).days + 1
+            figures[url_id] = {
+                result: sum(int(day[result]) for day in days)
+                for result in ("created", "duplicate", "rejected", "refused")
+            }
+    return figures
+
+
+def chart_results(logged: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
+    """The post log's counts as a chart's bars name them (a 415 is a refusal)."""
+    return {
+        url_id: {
+            "created": counts["created"],
+            "duplicate": counts["duplicate"],
+            "rejected": counts["rejected"],
+            "refused": counts["unsupported_media_type"],
+        }
+        for url_id, counts in logged.items()
+    }
+
+
+# The test logs in over plain HTTP: cookies not marked Secure (production's are).
+@pytest.mark.parametrize("served_env", [{"LEADPOST_SECURE_COOKIES": "0"}])
 def test_200_concurrent_posts_are_counted_exactly(
-    served: str, agency: Account, api_token: str
+    served: str, agency: Account, api_token: str, staff_member: Any
 ) -> None:
+    staff_member(agency, "vera", Permission.VIEW_POST_LOG, password=PASSWORD)
     datalot, datalot_token = LeadPostUrl.issue(agency, "Datalot")
     nextgen, nextgen_token = LeadPostUrl.issue(agency, "NextGen Leads")
     # The account's day the posts are made on, and the next one: a run that crosses midnight
@@ -123,6 +176,8 @@ def test_200_concurrent_posts_are_counted_exactly(
 
     # Live: counted from the post log as it is read.
     assert served_figures(served, api_token, first, last) == logged
+    ids = [datalot.pk, nextgen.pk]
+    assert page_figures(served, ids, first, last) == chart_results(logged)
 
     # The day closed and rolled up into the counters: the same figures.
     assert roll_up(timezone.now() + dt.timedelta(days=1) + MARGIN * 2) >= 1
@@ -131,8 +186,10 @@ def test_200_concurrent_posts_are_counted_exactly(
         nextgen.pk,
     }
     assert served_figures(served, api_token, first, last) == logged
+    assert page_figures(served, ids, first, last) == chart_results(logged)
 
     # The post log purged: the figures stay.
     call_command("purge_post_log", days=0)
     assert not PostLog.objects.exists()
     assert served_figures(served, api_token, first, last) == logged
+    assert page_figures(served, ids, first, last) == chart_results(logged)
