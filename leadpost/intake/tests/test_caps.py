@@ -314,3 +314,16 @@ def test_operators_issue_a_capped_url(client, agency, django_user_model):
         {"account": agency.pk, "label": "Bad", "enabled": "on", "cap_per_month": "-5"},
     )
     assert bad.status_code == 200 and not LeadPostUrl.objects.filter(label="Bad").exists()
+
+
+def test_the_purge_drops_the_counts_of_periods_long_over(vendor_url):
+    from django.core.management import call_command
+
+    url = capped(vendor_url[0], day=5, month=50)
+    now = timezone.now()
+    send(url, lead(1), now - dt.timedelta(days=70))
+    send(url, lead(2), now)
+    assert CapCount.objects.count() == 4
+    call_command("purge_post_log", "--days", "90", stdout=None)
+    kept = set(CapCount.objects.values_list("period", "period_start", "count"))
+    assert kept == {(c.period, c.start, 1) for c in caps.caps_of(url, url.account, now)}
