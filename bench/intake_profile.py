@@ -4,6 +4,7 @@
     .venv/bin/python bench/intake_profile.py                 # SQLite in a temp folder
     DATABASE_URL=postgres://... .venv/bin/python bench/intake_profile.py
     .venv/bin/python bench/intake_profile.py --posts 2000 --profile   # + pyinstrument's tree
+    .venv/bin/python bench/intake_profile.py --cap-per-day 100000000   # a capped URL (SPEC §14)
 
 In one process, no HTTP server: posts go through Django's full WSGI stack (django.test.Client,
 middleware included) to the real endpoint. Prints the statements of one typical post (after the
@@ -58,6 +59,11 @@ def main() -> int:
     )
     parser.add_argument("--engine", help="database ENGINE instead of the settings' one")
     parser.add_argument("--bench-database", default="leadpost_bench")
+    parser.add_argument(
+        "--cap-per-day",
+        type=int,
+        help="give the URL this cap per day and per month (SPEC §14; high enough for every post)",
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL") or None
@@ -83,7 +89,10 @@ def main() -> int:
         account = Account.objects.create(name="Bench Agency")
         User.objects.create(account=account, username="ann", first_name="Ann", last_name="Agent")
         User.objects.create(account=account, username="bob", first_name="Bob", last_name="Broker")
-        _, token = LeadPostUrl.issue(account, "Datalot")
+        url, token = LeadPostUrl.issue(account, "Datalot")
+        if args.cap_per_day:
+            url.cap_per_day = url.cap_per_month = args.cap_per_day
+            url.save(update_fields=["cap_per_day", "cap_per_month"])
         client = Client()
         path = f"/leadpost/{token}"
 

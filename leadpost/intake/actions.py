@@ -20,6 +20,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadpost.accounts.models import User
+from leadpost.intake import caps
+from leadpost.intake.caps import CapHit
 from leadpost.intake.config import AccountConfig
 from leadpost.intake.lead import AccountConfig as ParseConfig
 from leadpost.intake.lead import DecodedForm, ParsedLead
@@ -75,7 +77,7 @@ class PostOutcome:
 
     `log` is the post's post-log row (its id is the answer's postId, its status code the answer's).
     `record` is the record made, the existing one of a duplicate, or the one a dry run would
-    duplicate.
+    duplicate. `cap` is the cap a post went (or a dry run would go) beyond (SPEC §14).
     """
 
     result: PostResult
@@ -89,6 +91,16 @@ class PostOutcome:
     routing: dict[str, Any] | None = None
     new_list_values: list[tuple[ListName, str]] = field(default_factory=list)
     external_id: str | None = None
+    cap: CapHit | None = None
+
+
+class _OverCap(Exception):
+    """Raised inside the record's transaction when a cap is full: the transaction is abandoned,
+    its count with it, and the post is logged over_cap outside it."""
+
+    def __init__(self, hit: CapHit) -> None:
+        super().__init__(hit.cap.period)
+        self.hit = hit
 
 
 _LIST_FIELDS = {
@@ -269,6 +281,12 @@ def receive_lead(
         )
     if dry_run:
         return _dry_run(post)
+    # A cap already full needs no transaction to tell (nothing of a committed count goes
+    # back); the one that fills it is caught by the count inside the record's. A vendor's retry
+    # of a lead already bought is still answered duplicate, with its record.
+    hit = caps.reached(config.url, config.account, received_at)
+    if hit is not None:
+        return _duplicate(post) or _over_cap(post, hit)
 
     # Base64 files go to storage before the transaction (no write lock held while writing MBs);
     # they are removed again if the record is not stored.
@@ -295,6 +313,9 @@ def receive_lead(
                     raise
                 attachments.discard(blobs)
                 return duplicate
+    except _OverCap as over:
+        attachments.discard(blobs)
+        return _over_cap(post, over.hit)
     except BaseException:
         attachments.discard(blobs)
         raise
@@ -387,6 +408,9 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         run_workflows(record, facts, at=post.received_at, today=post.today)
     attachments.add_notes(record, post.parsed.notes, blobs, now=post.received_at, new_record=True)
     warnings = _settle_agent_warnings(warnings, record.servicing_agent, record.routing)
+    # Counted last: on PostgreSQL the period's row stays locked until the commit, and posts of
+    # the same capped URL wait for it; everything before runs alongside them.
+    _take_cap(post)
     log = PostLog(
         **post.log_fields,
         status_code=200,
@@ -399,6 +423,33 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
     _deliver(post, record)
     post.warnings = warnings
     return record, log
+
+
+def _take_cap(post: _Post) -> None:
+    """Count the record against the URL's caps, or abandon the transaction when one is full."""
+    hit = caps.take(post.url, post.config.account, post.received_at)
+    if hit is not None:
+        raise _OverCap(hit)
+
+
+def _over_cap(post: _Post, hit: CapHit) -> PostOutcome:
+    """A post over its URL's cap, logged as such (SPEC §14): no record, nothing counted."""
+    error = hit.problem()
+    log = _log(
+        post.log_fields,
+        status=429,
+        result=PostResult.OVER_CAP,
+        warnings=post.warnings,
+        errors=[error],
+    )
+    return PostOutcome(
+        PostResult.OVER_CAP,
+        log,
+        post.parsed.mode,
+        warnings=post.warnings,
+        errors=[error],
+        cap=hit,
+    )
 
 
 def _deliver(post: _Post, record: Record) -> None:
@@ -525,6 +576,7 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
     lists = find_list_values(account, post.wanted_lists)
     record = _record_from(post, lists, fields=essential)
     record.save(force_insert=True)
+    _take_cap(post)
     refused: list[Problem] = []
     optional = dict(parsed.fields)
     if parsed.ssn:
@@ -662,6 +714,12 @@ def _dry_run(post: _Post) -> PostOutcome:
         existing = Record.objects.filter(
             account_id=post.url.account_id, external_id=parsed.external_id
         ).first()
+    # What a real post would meet: a duplicate is answered as one whatever the caps say.
+    hit = (
+        None
+        if existing is not None
+        else caps.reached(post.url, post.config.account, post.received_at)
+    )
     log = _log(post.log_fields, status=200, result=PostResult.TEST, warnings=warnings)
     return PostOutcome(
         PostResult.TEST,
@@ -675,4 +733,5 @@ def _dry_run(post: _Post) -> PostOutcome:
         new_list_values=[
             (name, value) for name, value in post.wanted_lists.items() if name not in post.lists
         ],
+        cap=hit,
     )

@@ -38,6 +38,8 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
         "default_lead_source",
         "rate_limit_per_minute",
         "price_per_lead",
+        "cap_per_day",
+        "cap_per_month",
         "prefix",
         "created_at",
         "disabled_at",
@@ -80,11 +82,17 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
             super().save_model(request, obj, form, change)
             return
         row, token = LeadPostUrl.issue(obj.account, obj.label, obj.default_lead_source)
-        if obj.rate_limit_per_minute is not None or not obj.enabled or obj.price_per_lead:
-            row.rate_limit_per_minute = obj.rate_limit_per_minute
-            row.enabled = obj.enabled
-            row.price_per_lead = obj.price_per_lead
-            row.save(update_fields=["rate_limit_per_minute", "enabled", "price_per_lead"])
+        settings = [
+            "rate_limit_per_minute",
+            "enabled",
+            "price_per_lead",
+            "cap_per_day",
+            "cap_per_month",
+        ]
+        if any(getattr(obj, name) != getattr(row, name) for name in settings):
+            for name in settings:
+                setattr(row, name, getattr(obj, name))
+            row.save(update_fields=settings)
         obj.__dict__.update(row.__dict__)
         messages.warning(
             request,

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -39,6 +39,10 @@ class LeadPostUrlQuerySet(models.QuerySet["LeadPostUrl"]):
             for result in PostResult
         }
         return self.annotate(**counts, last_post_at=Max("posts__received_at"))
+
+
+# The largest cap a form takes: beyond any vendor's volume, well inside a 32-bit counter.
+MAX_CAP = 100_000_000
 
 
 class LeadPostUrl(models.Model):
@@ -74,6 +78,20 @@ class LeadPostUrl(models.Model):
         help_text="What the agency pays this vendor per created lead, in dollars; the vendor "
         "performance pages show the spend from it. Empty: no spend shown.",
     )
+    cap_per_day = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CAP)],
+        help_text="Records this URL may create per day, in the account's time zone; posts over it "
+        "are answered 429 over_cap and make no record. Empty: no cap.",
+    )
+    cap_per_month = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CAP)],
+        help_text="Records this URL may create per calendar month, in the account's time zone. "
+        "Empty: no cap.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
 
@@ -82,6 +100,16 @@ class LeadPostUrl(models.Model):
     class Meta:
         verbose_name = "Lead Post URL"
         ordering = ["account", "label", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cap_per_day__isnull=True) | Q(cap_per_day__gte=1),
+                name="lead_post_url_cap_per_day_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_per_month__isnull=True) | Q(cap_per_month__gte=1),
+                name="lead_post_url_cap_per_month_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.prefix}…)"
@@ -134,6 +162,7 @@ class PostResult(models.TextChoices):
     METHOD_NOT_ALLOWED = "method_not_allowed", "Not a POST"
     CUT_SHORT = "cut_short", "Body cut short or late"
     UNAVAILABLE = "unavailable", "Not stored, service busy"
+    OVER_CAP = "over_cap", "Over cap"
 
 
 class PostLog(models.Model):
@@ -202,3 +231,35 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_post_url_id} @ {self.window_start:%H:%M}: {self.count}"
+
+
+class CapPeriod(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+
+
+class CapCount(models.Model):
+    """Records a capped URL created in one day or month of its account's time zone (SPEC §14).
+
+    Counted in the record's own transaction (intake/caps.py), so a post rolled back counts nothing
+    and concurrent posts cannot pass the cap; only URLs with a cap have rows.
+    """
+
+    # Indexed by the unique constraint that begins with it: one index less to write per post.
+    lead_post_url = models.ForeignKey(
+        LeadPostUrl, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    period = models.CharField(max_length=5, choices=CapPeriod.choices)
+    # The period's first local day: the day itself, or the first of the month.
+    period_start = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead_post_url", "period", "period_start"], name="cap_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_post_url_id} {self.period} {self.period_start}: {self.count}"

@@ -109,11 +109,18 @@ def answer(outcome: PostOutcome) -> Answer:
                 "warnings": warnings,
             }
         case PostResult.TEST:
+            would_be = (
+                "duplicate"
+                if outcome.record is not None
+                else "over_cap"
+                if outcome.cap is not None
+                else "created"
+            )
             body = {
                 "result": "test",
                 "postId": log.pk,
                 "recordType": _record_type_json(outcome.record_type),
-                "wouldBe": "duplicate" if outcome.record is not None else "created",
+                "wouldBe": would_be,
                 "recordId": outcome.record.pk if outcome.record is not None else None,
                 "servicingAgent": _agent_json(outcome.servicing_agent),
                 "leadSourceAgent": _agent_json(outcome.lead_source_agent),
@@ -122,6 +129,16 @@ def answer(outcome: PostOutcome) -> Answer:
                     {"list": str(name), "value": value} for name, value in outcome.new_list_values
                 ],
                 "warnings": warnings,
+            }
+            if outcome.cap is not None:
+                body["cap"] = outcome.cap.as_json()
+        case PostResult.OVER_CAP:
+            assert outcome.cap is not None
+            body = {
+                "result": "over_cap",
+                "postId": log.pk,
+                "errors": [e.as_json() for e in outcome.errors],
+                "cap": outcome.cap.as_json(),
             }
         case PostResult.REJECTED:
             body = {
@@ -137,7 +154,10 @@ def answer(outcome: PostOutcome) -> Answer:
                 "errors": [e.as_json() for e in outcome.errors],
             }
     headers: dict[str, str] = {}
-    if log.status_code in (429, 503):
+    if outcome.cap is not None and outcome.result == PostResult.OVER_CAP:
+        # Until the next period of the account's time zone begins (SPEC §14).
+        headers["Retry-After"] = str(outcome.cap.retry_after(log.received_at))
+    elif log.status_code in (429, 503):
         headers["Retry-After"] = str(
             60 - log.received_at.second
             if log.status_code == 429

@@ -25,6 +25,7 @@ COLOURS: dict[str, str] = {
     "duplicate": "#f9a825",
     "rejected": "#c62828",
     "refused": "#757575",
+    "over_cap": "#6a1b9a",
 }
 WIDTH, HEIGHT = 960, 280
 LEFT, RIGHT = 52, 28  # the last day's label may stand out past its bar
@@ -58,6 +59,11 @@ def _nice_step(top: int) -> int:
     return int(10 * power)  # pragma: no cover - the loop always returns
 
 
+def _label(result: str) -> str:
+    """A chart result in words ("over_cap" is "over cap")."""
+    return result.replace("_", " ")
+
+
 def _posts(count: int) -> str:
     return "1 post" if count == 1 else f"{count} posts"
 
@@ -65,7 +71,7 @@ def _posts(count: int) -> str:
 def posts_chart(
     days: Sequence[ChartDay], *, caption: str = "Posts per day by result"
 ) -> SafeString:
-    """Stacked bars, one per day: created, duplicate, rejected and refused posts."""
+    """Stacked bars, one per day: created, duplicate, rejected, refused and over-cap posts."""
     # Only printable characters (a NUL is no XML), and not a page of them.
     caption = "".join(c for c in caption[:200] if c.isprintable())
     count = max(len(days), 1)
@@ -89,8 +95,8 @@ def posts_chart(
     for result in CHART_RESULTS:
         parts.append(
             f'<g class="legend-item" data-result="{result}"><rect x="{_n(x)}" y="8" width="12" '
-            f'height="12" fill="{COLOURS[result]}"/><text x="{_n(x + 17)}" y="18">{result}</text>'
-            "</g>"
+            f'height="12" fill="{COLOURS[result]}"/><text x="{_n(x + 17)}" y="18">{_label(result)}'
+            "</text></g>"
         )
         x += 17 + len(result) * 7.5 + 22
     # The count axis: grid lines with their values.
@@ -117,7 +123,7 @@ def posts_chart(
         when = day_label(day)
         values = {r: int(counts.get(r, 0)) for r in CHART_RESULTS}
         data = " ".join(f'data-{r}="{n}"' for r, n in values.items())
-        summary = ", ".join(f"{n} {r}" for r, n in values.items() if n) or "no posts"
+        summary = ", ".join(f"{n} {_label(r)}" for r, n in values.items() if n) or "no posts"
         parts.append(
             f'<g class="day" data-day="{day.isoformat()}" data-posts="{total}" {data}>'
             # The whole column answers a hover with the day's summary; a segment with its own.
@@ -136,7 +142,7 @@ def posts_chart(
                 f'<rect class="bar {result}" data-result="{result}" data-count="{value}" '
                 f'x="{_n(centre - bar / 2)}" y="{_n(y)}" width="{_n(bar)}" '
                 f'height="{_n(height)}" fill="{COLOURS[result]}"><title>{escape(when)}: '
-                f"{value} {result}</title></rect>"
+                f"{value} {_label(result)}</title></rect>"
             )
         if total and len(str(total)) * DIGIT_WIDTH <= slot:
             parts.append(

@@ -39,8 +39,9 @@ REFUSED: frozenset[str] = frozenset(
         PostResult.UNAVAILABLE,
     }
 )
-# Results a chart bar is made of, in its order; `over_cap` joins when caps exist (SPEC §14).
-CHART_RESULTS: tuple[str, ...] = ("created", "duplicate", "rejected", "refused")
+# Results a chart bar is made of, in its order. A post over its URL's cap (SPEC §14) is a result
+# of its own, not a refusal: its lead was read, and not bought.
+CHART_RESULTS: tuple[str, ...] = ("created", "duplicate", "rejected", "refused", "over_cap")
 
 # A warning's field is the vendor's parameter name (an unknown parameter is warned by its name),
 # so a careless or hostile vendor could make any number of distinct ones: a day keeps at most
@@ -238,6 +239,10 @@ class Counts:
         return sum(n for result, n in self.results.items() if result in REFUSED)
 
     @property
+    def over_cap(self) -> int:
+        return self.results[PostResult.OVER_CAP]
+
+    @property
     def dry_runs(self) -> int:
         return self.results[PostResult.TEST]
 
@@ -247,6 +252,7 @@ class Counts:
             "duplicate": self.duplicate,
             "rejected": self.rejected,
             "refused": self.refused,
+            "over_cap": self.over_cap,
         }
 
     def rate(self, count: int) -> float | None:

@@ -31,6 +31,7 @@ def counts_json(counts: Counts, agents: dict[str, str], *, priced: bool) -> dict
         "rejected": counts.rejected,
         "refused": counts.refused,
         "refusedBy": {r: counts.results[r] for r in sorted(REFUSED) if counts.results[r]},
+        "overCap": counts.over_cap,
         "dryRuns": counts.dry_runs,
         "duplicateRate": _rate(counts.rate(counts.duplicate)),
         "rejectionRate": _rate(counts.rate(counts.rejected)),
@@ -55,6 +56,14 @@ def counts_json(counts: Counts, agents: dict[str, str], *, priced: bool) -> dict
     }
 
 
+def _chart_json(counts: Counts) -> dict[str, int]:
+    """A day's posts by chart result, named as the rest of the JSON is (camelCase)."""
+    return {_JSON_NAMES.get(k, k): n for k, n in counts.by_chart_result().items()}
+
+
+_JSON_NAMES = {"over_cap": "overCap"}
+
+
 def vendor_json(vendor: VendorFigures, report: Report, *, days: bool) -> dict[str, Any]:
     priced = vendor.price_cents is not None
     body: dict[str, Any] = {
@@ -66,7 +75,7 @@ def vendor_json(vendor: VendorFigures, report: Report, *, days: bool) -> dict[st
     }
     if days:
         body["days"] = [
-            {"date": day.isoformat(), **counts.by_chart_result(), "dryRuns": counts.dry_runs}
+            {"date": day.isoformat(), **_chart_json(counts), "dryRuns": counts.dry_runs}
             for day, counts in vendor.days.items()
         ]
     return body
@@ -95,6 +104,7 @@ CSV_COLUMNS = [
     "duplicate",
     "rejected",
     "refused",
+    "over_cap",
     "dry_runs",
     "duplicate_rate",
     "rejection_rate",
@@ -129,6 +139,7 @@ def _csv_row(day: str, vendor: VendorFigures, counts: Counts) -> list[Any]:
             counts.duplicate,
             counts.rejected,
             counts.refused,
+            counts.over_cap,
             counts.dry_runs,
             "" if counts.rate(counts.duplicate) is None else f"{counts.rate(counts.duplicate):.4f}",
             "" if counts.rate(counts.rejected) is None else f"{counts.rate(counts.rejected):.4f}",

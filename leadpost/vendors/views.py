@@ -127,6 +127,7 @@ def figures_row(counts: Counts, *, priced: bool) -> dict[str, Any]:
         "rejected": counts.rejected,
         "rejected_rate": percent(counts.rate(counts.rejected)),
         "refused": counts.refused,
+        "over_cap": counts.over_cap,
         "dry_runs": counts.dry_runs,
         "median": millis(counts.median_ms),
         "p95": millis(counts.p95_ms),

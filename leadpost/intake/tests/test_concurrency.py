@@ -52,3 +52,35 @@ def test_new_list_value_posted_at_once_is_created_once(served, agency):
     assert [r.json()["result"] for r in responses] == ["created"] * 8
     assert ListValue.objects.filter(value="Fresh Vendor").count() == 1
     assert Record.objects.filter(lead_source__value="Fresh Vendor").count() == 8
+
+
+def test_a_cap_of_100_holds_against_300_posts_at_once(served, agency):
+    """SPEC §14: exactly the cap's records, every other post answered over_cap and logged, while
+    an uncapped URL's posts at the same moment are all stored."""
+    capped, capped_token = LeadPostUrl.issue(agency, "Capped vendor")
+    capped.cap_per_day = 100
+    capped.save(update_fields=["cap_per_day"])
+    free, free_token = LeadPostUrl.issue(agency, "Uncapped vendor")
+    posts = [(capped_token, n) for n in range(300)] + [(free_token, n) for n in range(40)]
+    start = threading.Barrier(len(posts))
+
+    def send(post: tuple[str, int]) -> httpx.Response:
+        token, n = post
+        with httpx.Client(timeout=120) as http:
+            start.wait()
+            return http.post(
+                f"{served}/leadpost/{token}", data={"firstName": "Pat", "lastName": f"L{n}"}
+            )
+
+    with ThreadPoolExecutor(len(posts)) as pool:
+        responses = list(pool.map(send, posts))
+
+    to_capped, to_free = responses[:300], responses[300:]
+    answered = sorted((r.status_code, r.json()["result"]) for r in to_capped)
+    assert answered == [(200, "created")] * 100 + [(429, "over_cap")] * 200
+    assert all(int(r.headers["Retry-After"]) > 0 for r in to_capped if r.status_code == 429)
+    assert [r.json()["result"] for r in to_free] == ["created"] * 40
+    assert Record.objects.filter(lead_post_url=capped).count() == 100
+    assert Record.objects.filter(lead_post_url=free).count() == 40
+    logged = sorted(PostLog.objects.filter(lead_post_url=capped).values_list("result", flat=True))
+    assert logged == ["created"] * 100 + ["over_cap"] * 200

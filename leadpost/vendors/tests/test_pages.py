@@ -747,6 +747,7 @@ def test_the_chart_draws_a_group_per_day_with_tooltips_and_totals() -> None:
         "data-duplicate": "0",
         "data-rejected": "1",
         "data-refused": "0",
+        "data-over_cap": "0",
     }
     titles = tooltips(chart)
     assert "Dec 1, 2026: 12 created" in titles
@@ -760,7 +761,7 @@ def test_the_chart_draws_a_group_per_day_with_tooltips_and_totals() -> None:
     legend = [
         g.get("data-result") for g in chart.iter(f"{SVG}g") if g.get("class") == "legend-item"
     ]
-    assert legend == ["created", "duplicate", "rejected", "refused"]
+    assert legend == ["created", "duplicate", "rejected", "refused", "over_cap"]
     # Bars stack: a day's segments are as high as its total, the highest day the tallest.
     heights = {
         g.get("data-day"): sum(float(r.get("height", 0)) for r in g if r.get("data-result"))

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from leadpost.intake.models import PostLog, RateWindow
+from leadpost.intake.models import CapCount, PostLog, RateWindow
 from leadpost.lib.commands import OperatorCommand
 from leadpost.vendors.rollup import archive_posts, roll_up
 from leadpost.webhooks.actions import purge_events
@@ -52,6 +52,9 @@ class Command(OperatorCommand):
                 break
             deleted += archive_posts(ids)
         RateWindow.objects.filter(window_start__lt=now - dt.timedelta(hours=1)).delete()
+        # A cap's count is needed only while its period lasts: a month begun 62 days ago has
+        # ended in every time zone.
+        CapCount.objects.filter(period_start__lt=(now - dt.timedelta(days=62)).date()).delete()
         events = purge_events(cutoff)
         self.report(
             options,
