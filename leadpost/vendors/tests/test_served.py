@@ -133,7 +133,7 @@ def page_figures(
             assert len(days) == (last - first).days + 1
             figures[url_id] = {
                 result: sum(int(day[result]) for day in days)
-                for result in ("created", "duplicate", "rejected", "refused")
+                for result in ("created", "duplicate", "rejected", "refused", "over_cap")
             }
     return figures
 
@@ -146,6 +146,7 @@ def chart_results(logged: dict[int, dict[str, int]]) -> dict[int, dict[str, int]
             "duplicate": counts["duplicate"],
             "rejected": counts["rejected"],
             "refused": counts["unsupported_media_type"],
+            "over_cap": 0,  # these URLs have no cap
         }
         for url_id, counts in logged.items()
     }
