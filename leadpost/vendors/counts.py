@@ -82,6 +82,10 @@ def split_key(key: str) -> tuple[str, str]:
 
 def _printable(text: str, limit: int) -> str:
     """`text` without control characters or invalid code points, cut to `limit` characters."""
+    if len(text) <= limit and text.isprintable():
+        # The common case, without a loop per character: the live figures call this for every
+        # warning of every post of today (str.isprintable is False for surrogates too).
+        return text
     kept = "".join(
         c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "\N{REPLACEMENT CHARACTER}"
         for c in text[: limit + 1]
