@@ -705,7 +705,70 @@ def body_of(response: Any) -> bytes:
     return content
 
 
+def rollup_during(posts: int) -> int:
+    """bench/intake_compare.py's --rollup-during: in an instance the bench prepared (its settings
+    in the environment), `posts` posts of yesterday to the account's first URL; then, 2 s after
+    each "go" line on stdin, that day rolled up (from nothing, as the worker does once a day per
+    account) while the bench posts leads; after "stop", one line "DONE <roll-ups> <seconds>"."""
+    import threading
+
+    import django
+
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from leadpost.accounts.models import Account, User
+    from leadpost.intake.models import LeadPostUrl
+    from leadpost.vendors.counts import day_start
+    from leadpost.vendors.models import RolledUp, VendorDay
+    from leadpost.vendors.rollup import roll_up
+
+    account = Account.objects.order_by("pk").first()
+    assert account is not None, "no account: bench/service.py's prepare() makes one"
+    url = LeadPostUrl.objects.filter(account=account).order_by("pk").values_list("pk", flat=True)
+    agents = list(User.objects.filter(account=account).values_list("pk", flat=True))
+    rng = random.Random(1)
+    now = timezone.now()
+    yesterday = account.local_date(now) - dt.timedelta(days=1)
+    fill_account(account, make_vendors([url[0]], agents, rng), [posts], [yesterday], now, rng, "r")
+    since = day_start(yesterday, account.tz)
+
+    def once() -> float:
+        with transaction.atomic():
+            VendorDay.objects.filter(account=account).delete()
+            RolledUp.objects.update_or_create(account=account, defaults={"until": since})
+        start = time.perf_counter()
+        roll_up()
+        return time.perf_counter() - start
+
+    once()
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "go":
+            continue
+        stop = threading.Event()
+        took: list[float] = []
+
+        def work(stop: threading.Event = stop, took: list[float] = took) -> None:
+            if not stop.wait(2.0):  # into the run, with posts arriving
+                took.append(once())
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        sys.stdin.readline()  # "stop"
+        stop.set()
+        thread.join()
+        print(f"DONE {len(took)} {sum(took):.3f}", flush=True)
+    return 0
+
+
 def main() -> int:
+    if "--rollup-during" in sys.argv:
+        during = argparse.ArgumentParser()
+        during.add_argument("--rollup-during", action="store_true")
+        during.add_argument("--posts", type=int, default=11_000)
+        return rollup_during(during.parse_args().posts)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--posts", type=int, default=1_000_000, help="the account's posts (1,000,000)"
