@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import json
 import re
 from collections import Counter
@@ -66,6 +67,9 @@ def _redacted(text: str, limit: int) -> str:
     return redact_text(text)
 
 
+# Pure, and asked for every warning of every post the live figures count (a few distinct ones
+# per vendor): kept, as many as a page needs.
+@functools.lru_cache(maxsize=4096)
 def warning_key(fieldname: str | None, code: str) -> str:
     """The counters' key of a warning: field and code, one space apart (neither holds one).
 
