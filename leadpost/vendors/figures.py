@@ -194,12 +194,17 @@ def report(
         vendors[url.pk] = VendorFigures(
             url, {day: Counts() for day in period.days}, Counts(), price
         )
+    filled: set[tuple[int, dt.date]] = set()
     for tally in (stored, live):
         for (pk, _mode, day), counts in tally.items():
             vendor = vendors.get(pk)
             if vendor is None or day not in vendor.days:
                 continue
-            vendor.days[day].add(counts)
+            if (pk, day) in filled:
+                vendor.days[day].add(counts)
+            else:  # the tallies' Counts are this report's own: the first one is the day's
+                vendor.days[day] = counts
+                filled.add((pk, day))
     total = Counts()
     agent_ids: set[int] = set()
     for vendor in vendors.values():
