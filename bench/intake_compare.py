@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.intake_load import QUIET, summarise, wrk
+from bench.intake_load import QUIET, quiet_wait, summarise, wrk
 from bench.leads import typical_template
 from bench.service import Service, machine, running, snapshot_of_head, tree_state
 
@@ -62,6 +62,18 @@ def variant_options(text: str) -> tuple[str, argparse.Namespace]:
     parser.add_argument("--rollup-during", action="store_true")
     parser.add_argument("--env", action="append", default=[])
     return name.strip(), parser.parse_args(shlex.split(options))
+
+
+@contextlib.contextmanager
+def no_quiet_wait(when: bool) -> Iterator[None]:
+    """wrk() starting at once, without its wait for a quiet machine (`when`)."""
+    saved = QUIET["max_wait"]
+    if when:
+        QUIET["max_wait"] = 0
+    try:
+        yield
+    finally:
+        QUIET["max_wait"] = saved
 
 
 class RollupDuring:
@@ -188,7 +200,11 @@ def main() -> int:
                     rolling_now: contextlib.AbstractContextManager[dict[str, float]] = (
                         loops[name].rolling() if name in loops else contextlib.nullcontext({})
                     )
-                    with rolling_now as rolled:
+                    if name in loops:
+                        # The wait for a quiet machine first, or the roll-up, 2 s after "go",
+                        # would run in that wait with no post arriving.
+                        quiet_wait(service)
+                    with rolling_now as rolled, no_quiet_wait(name in loops):
                         lead = summarise(
                             wrk(
                                 service,
