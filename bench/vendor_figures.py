@@ -13,21 +13,24 @@ over 90 days of its time zone, ~1.1% of them today, plus a second account's post
 URLs) so that every figure's account filter has rows to leave out: results mostly created, ~8%
 duplicate, ~5% rejected, ~1% refused (415, 413, 429), ~1% dry runs; ~30% of posts with 1-3
 warnings (birthDate, phones, unknown parameters) and the parameters as the post log keeps them;
-answer times spread as real ones are; a record for every created post (a duplicate points at its
-first), a servicing agent on ~45% of them, attachments stored or failed on ~3%. The fill is bulk
-inserts, timed but not the point. Then it times the roll-up of the whole backlog (every closed day
-of both accounts: what a first roll-up after an upgrade costs), and, with warm caches, the median
-of --runs runs of each figure: `figures.report()` for today (the live part only: today's posts are
-after the roll-up, read from the post log), 7, 30 and 90 days and one URL's 90 days, the JSON and
-CSV made of a report, and the HTTP routes in ROUTES below through Django's test Client, as an
-agency admin (logged in) or with an API token. A route that answers 404 is skipped with a line
-saying it is missing (the pages and the API are built in other branches). Figures, not assertions:
-see bench/README.md ("Vendor performance").
+answer times spread as real ones are; a record for every created post (a duplicate points at an
+earlier one of its vendor), a servicing agent on ~45% of them, attachments stored or failed on
+~3%. The fill is bulk inserts, timed but not the point. Then it times the roll-up of the whole
+backlog (every closed day of both accounts: what a first roll-up after an upgrade costs), and,
+with warm caches, the median of --runs runs of each figure: `figures.report()` for today (the
+live part only: today's posts are after the roll-up, read from the post log), 7, 30 and 90 days
+and one URL's 90 days, the JSON and CSV made of a report, and the HTTP routes in ROUTES below
+through Django's test Client, as an agency admin (logged in) or with an API token. Each figure's
+CPU time (this process, and PostgreSQL's backend) is printed beside its wall time: on a shared
+machine the second grows with the others' load. A route that answers 404 is skipped with a line
+saying it is missing (a branch not merged yet). Figures, not assertions: see bench/README.md
+("Vendor performance").
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import cProfile
 import datetime as dt
 import io
@@ -499,8 +502,6 @@ def fill_account(
 
 
 def _pick(cumulative: list[float], x: float) -> int:
-    import bisect
-
     return bisect.bisect_left(cumulative, x)
 
 
@@ -597,6 +598,7 @@ def cast(account: Any, other: Any, admin: Any, url_ids: list[int]) -> Cast:
     from django.db.models import Count
 
     from leadpost.intake.models import PostLog
+    from leadpost.vendors.counts import day_start
 
     per_url = dict(
         PostLog.objects.filter(account=account)
@@ -605,8 +607,6 @@ def cast(account: Any, other: Any, admin: Any, url_ids: list[int]) -> Cast:
         .values_list("lead_post_url_id", "n")
     )
     today = account.local_date(dt.datetime.now(dt.UTC))
-    from leadpost.vendors.counts import day_start
-
     today_posts = PostLog.objects.filter(
         account=account, received_at__gte=day_start(today, account.tz)
     ).count()
