@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import json
 import re
 from collections import Counter
@@ -67,6 +68,9 @@ def _redacted(text: str, limit: int) -> str:
     return redact_text(text)
 
 
+# Pure, and asked for every warning of every post the live figures count (a few distinct ones
+# per vendor): kept, as many as a page needs.
+@functools.lru_cache(maxsize=4096)
 def warning_key(fieldname: str | None, code: str) -> str:
     """The counters' key of a warning: field and code, one space apart (neither holds one).
 
@@ -83,6 +87,10 @@ def split_key(key: str) -> tuple[str, str]:
 
 def _printable(text: str, limit: int) -> str:
     """`text` without control characters or invalid code points, cut to `limit` characters."""
+    if len(text) <= limit and text.isprintable():
+        # The common case, without a loop per character: the live figures call this for every
+        # warning of every post of today (str.isprintable is False for surrogates too).
+        return text
     kept = "".join(
         c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "\N{REPLACEMENT CHARACTER}"
         for c in text[: limit + 1]
