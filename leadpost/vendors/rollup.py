@@ -177,9 +177,12 @@ def _writers_from_before(moment: dt.datetime) -> bool:
     with connection.cursor() as cursor:
         # The activity view is read once per transaction and kept: read it afresh.
         cursor.execute("SELECT pg_stat_clear_snapshot()")
+        # Client sessions only: autovacuum's ANALYZE holds a transaction id too (it writes
+        # statistics), and holds no post.
         cursor.execute(
             "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_xid IS NOT NULL AND xact_start < %s AND pid <> pg_backend_pid() LIMIT 1",
+            "AND backend_type = 'client backend' AND backend_xid IS NOT NULL "
+            "AND xact_start < %s AND pid <> pg_backend_pid() LIMIT 1",
             [moment],
         )
         return cursor.fetchone() is not None
