@@ -860,6 +860,13 @@ def main() -> int:
     print(f"Database: {where}" + (f" ({postgres_settings()})" if server_url else ""), flush=True)
 
     today = round(args.posts * TODAY_SHARE) if args.today is None else args.today
+    if args.reuse:  # a reused database gets the migrations added since it was filled
+        from django.db.utils import DatabaseError
+
+        try:
+            call_command("migrate", verbosity=0)
+        except DatabaseError:
+            connection.close()
     found = reused(args.posts, today) if args.reuse else None
     if found is None:
         if args.reuse:  # what is there is not this fill: start again from an empty database
