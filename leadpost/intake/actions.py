@@ -43,6 +43,7 @@ from leadpost.records.actions import (
 )
 from leadpost.records.attachments import StoredBlob
 from leadpost.records.custom_fields import CheckedValue
+from leadpost.records.duplicates import Duplicate, find_duplicate, keys_of
 from leadpost.records.inputs import AgentName, ParsedNote
 from leadpost.records.models import CustomField, ListValue, Record
 from leadpost.routing.actions import (
@@ -121,6 +122,8 @@ class _Post:
     warnings: list[Problem]
     log_fields: dict[str, Any]
     received_at: dt.datetime
+    # A possible cross-vendor duplicate (SPEC §14), looked up before the transaction.
+    duplicate: Duplicate | None = None
 
     @property
     def url(self) -> LeadPostUrl:
@@ -359,7 +362,27 @@ def _prepare(
         warnings,
         log_fields,
         received_at,
+        None if dry_run else _possible_duplicate(config, parsed, received_at),
     )
+
+
+def _possible_duplicate(
+    config: AccountConfig, parsed: ParsedLead, received_at: dt.datetime
+) -> Duplicate | None:
+    """SPEC §14: the earlier record of another URL this lead may duplicate.
+
+    Looked up here, before `store_lead`'s transaction, and not inside it or after it (measured:
+    bench/README.md, "Cross-vendor duplicates"): inside, on SQLite, the read would hold the one
+    write lock every post needs; after, the flag would need an UPDATE of the new row and a
+    second transaction. Here it is one read with no lock, and the flag rides in the INSERT. A
+    dry run makes no look-up: its answer would say nothing of it anyway (the vendor's answer
+    never reveals the flag)."""
+    days = config.account.duplicate_window_days
+    if not days:
+        return None
+    keys = keys_of(parsed.fields, ssn_index(parsed.ssn) if parsed.ssn else "")
+    since = received_at - dt.timedelta(days=days)
+    return find_duplicate(config.account.pk, config.url.pk, keys, since=since)
 
 
 @transaction.atomic(durable=True)
@@ -428,6 +451,9 @@ def _record_from(
     if parsed.ssn and fields is None:
         record.ssn_encrypted = encrypt_ssn(parsed.ssn)
         record.ssn_index = ssn_index(parsed.ssn)
+    if post.duplicate is not None and fields is None:
+        record.duplicate_of_id = post.duplicate.record_id
+        record.duplicate_matched = post.duplicate.stored
     record.servicing_agent = post.agents.get("servicingAgent")
     record.lead_source_agent = post.agents.get("leadSourceAgent")
     return record
@@ -538,6 +564,10 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         else:
             parameter = "ssn" if name.startswith("ssn_") else FIELD_PARAMETERS.get(name, name)
             refused.append(_refused(parameter, parameter))
+    if post.duplicate is not None:
+        # The flag is the agency's, never the vendor's (SPEC §14): refused, it is dropped
+        # without a warning in the answer, only the server log says so.
+        _try(_set_flag, record, post.duplicate)
     for name, value in post.wanted_lists.items():
         if name in lists:
             continue
@@ -580,6 +610,13 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
 
 def _set_field(record: Record, name: str, value: object) -> None:
     Record.objects.filter(pk=record.pk).update(**{name: value})
+
+
+def _set_flag(record: Record, duplicate: Duplicate) -> None:
+    _set_field(record, "duplicate_of_id", duplicate.record_id)
+    _set_field(record, "duplicate_matched", duplicate.stored)
+    record.duplicate_of_id = duplicate.record_id
+    record.duplicate_matched = duplicate.stored
 
 
 def _add_list_value(

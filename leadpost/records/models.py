@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import NotSupportedError, models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leadpost.accounts.models import Account
@@ -166,6 +167,18 @@ class Record(models.Model):
     # cluster that assigned them: a logical dump restored into a new cluster starts its
     # transaction ids again below them (see the README's API section).
     txid = models.BigIntegerField(db_default=WritingTransaction(), editable=False)
+    # A possible cross-vendor duplicate (SPEC §14): the earlier record of another Lead Post URL
+    # whose phone, e-mail or SSN this one shares, found when this one was posted; and which of
+    # those matched (MATCH_KINDS, comma-separated; never the values). Set in the record's INSERT.
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # the partial index below: only flagged records carry an entry
+    )
+    duplicate_matched = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -181,11 +194,33 @@ class Record(models.Model):
             models.Index(fields=["routed_on", "servicing_agent"]),
             # The read API's list: one account's records in cursor order.
             models.Index(fields=["account", "txid", "id"], name="record_account_cursor"),
-            # Matching by SSN within an account (its blind index), for the records that have one.
+            # Cross-vendor duplicates (leadpost/records/duplicates.py): one index per match key,
+            # holding only records that came by a URL and have the value, so a post without a
+            # business phone (most) writes no entry there. The URL and the time follow the key:
+            # the look-up reads only other URLs' entries (a vendor resending one number a
+            # thousand times costs its own posts nothing) within the window.
+            *(
+                models.Index(
+                    "account",
+                    key,
+                    "lead_post_url",
+                    "created_at",
+                    condition=~models.Q(**{column: ""}) & models.Q(lead_post_url__isnull=False),
+                    name=f"record_dup_{name}",
+                )
+                for name, column, key in (
+                    ("home_phone", "home_phone", models.F("home_phone")),
+                    ("cell_phone", "cell_phone", models.F("cell_phone")),
+                    ("business_phone", "business_phone", models.F("business_phone")),
+                    ("email", "email", Lower("email")),
+                    # Matching by SSN through its blind index.
+                    ("ssn", "ssn_index", models.F("ssn_index")),
+                )
+            ),
             models.Index(
-                fields=["account", "ssn_index"],
-                condition=~models.Q(ssn_index=""),
-                name="record_account_ssn",
+                fields=["duplicate_of"],
+                condition=models.Q(duplicate_of__isnull=False),
+                name="record_duplicate_of",
             ),
         ]
 

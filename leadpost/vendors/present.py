@@ -33,6 +33,8 @@ def counts_json(counts: Counts, agents: dict[str, str], *, priced: bool) -> dict
         "refusedBy": {r: counts.results[r] for r in sorted(REFUSED) if counts.results[r]},
         "dryRuns": counts.dry_runs,
         "duplicateRate": _rate(counts.rate(counts.duplicate)),
+        # Created records flagged as possible duplicates of another vendor's (SPEC §14).
+        "possibleDuplicates": counts.possible_duplicates,
         "rejectionRate": _rate(counts.rate(counts.rejected)),
         "answerMs": {"median": counts.median_ms, "p95": counts.p95_ms, "timed": counts.answered},
         "warnings": [
@@ -66,7 +68,12 @@ def vendor_json(vendor: VendorFigures, report: Report, *, days: bool) -> dict[st
     }
     if days:
         body["days"] = [
-            {"date": day.isoformat(), **counts.by_chart_result(), "dryRuns": counts.dry_runs}
+            {
+                "date": day.isoformat(),
+                **counts.by_chart_result(),
+                "dryRuns": counts.dry_runs,
+                "possibleDuplicates": counts.possible_duplicates,
+            }
             for day, counts in vendor.days.items()
         ]
     return body
@@ -104,6 +111,7 @@ CSV_COLUMNS = [
     "attachments_stored",
     "attachments_failed",
     "spend",
+    "possible_duplicates",
 ]
 
 
@@ -138,6 +146,7 @@ def _csv_row(day: str, vendor: VendorFigures, counts: Counts) -> list[Any]:
             counts.attachments_stored,
             counts.attachments_failed,
             _dollars(counts.spend_cents) if vendor.price_cents is not None else "",
+            counts.possible_duplicates,
         )
     ]
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from leadpost.accounts.models import Account
 from leadpost.intake.models import LeadPostUrl, PostLog
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import Attachment, AttachmentState
 from leadpost.vendors.counts import Counts, day_start
 from leadpost.vendors.models import RolledUp, VendorDay
@@ -41,6 +42,7 @@ _POST_COLUMNS = (
     "warnings",
     "answer_us",
     "record__servicing_agent_id",
+    "record__duplicate_of__record_type",
 )
 
 
@@ -59,10 +61,16 @@ def tally_posts(posts: models.QuerySet[PostLog], tz: dt.tzinfo) -> Tally:
     wanting: dict[tuple[Key, str], int] = {}  # a warning without an example: a post that has it
     rows = list(posts.values_list(*_POST_COLUMNS))
     prices = _prices(row[1] for row in rows)
-    for pk, url_id, mode, received_at, result, warnings, answer_us, agent_id in rows:
+    for pk, url_id, mode, received_at, result, warnings, answer_us, agent_id, earlier in rows:
         key = (url_id, mode, received_at.astimezone(tz).date())
+        # A flag is counted in its post's record mode, read without Sales Enablement in the
+        # Individual mode: there, an Individual flagged against a Sales Record is not counted
+        # (the count would tell of a Sales Record; SPEC §10).
+        flagged = earlier is not None and (
+            mode == RecordType.SALES_RECORD or earlier == RecordType.INDIVIDUAL
+        )
         for warning in tally[key].count_post(
-            result, warnings or (), answer_us, agent_id, prices.get(url_id)
+            result, warnings or (), answer_us, agent_id, prices.get(url_id), flagged
         ):
             wanting.setdefault((key, warning), pk)
     _examples(tally, wanting)

@@ -1,0 +1,152 @@
+"""Cross-vendor duplicates (SPEC §14): the look-up a new record of a post makes, and its flag.
+
+A record posted through one Lead Post URL is a possible duplicate of a record of the same account
+made within the account's window (`Account.duplicate_window_days`) through another URL when the
+two share a phone (any of home, cell, business against any of the other's three), the e-mail
+(ignoring case) or the SSN (its blind index: no SSN is decrypted or compared in clear). Records
+made by staff (no URL) are neither flagged nor flag others; another account's never match.
+
+Both record types are matched against each other: a person is the same person to the agency
+whether the vendor's lead became an Individual or a Sales Record. Who may see the earlier record
+is the page's business (the flag on an Individual names a Sales Record only to users who see
+Sales Enablement; `visible_duplicate`).
+
+Where and what it costs (bench/README.md, "Cross-vendor duplicates"): one SELECT per post, made
+before the post's transaction (on SQLite no write lock is held while it reads; the flag goes into
+the record's own INSERT, no UPDATE after). It reads one partial index per key (records.models:
+`record_dup_*`, entries only for non-empty values of records that came by a URL), each as two
+ranges that skip the posting URL's own entries, one row at most per range: its cost is the
+number of other URLs' records sharing the key, not the records of the account or of the vendor.
+Two posts of the same person committing at the same moment through two URLs may not see each
+other (each reads before the other commits): the flag is evidence, not a lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, connection
+
+from leadpost.lib.dberrors import describe, is_passing
+
+logger = logging.getLogger(__name__)
+
+PHONE, EMAIL, SSN = "phone", "email", "ssn"
+# The order matchedOn lists them in, and the words the staff page uses.
+MATCH_KINDS: dict[str, str] = {PHONE: "phone", EMAIL: "e-mail", SSN: "SSN"}
+PHONE_COLUMNS = ("home_phone", "cell_phone", "business_phone")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchKeys:
+    """What a new record is matched by: its normalised phones, e-mail and SSN blind index."""
+
+    phones: frozenset[str]
+    email: str
+    ssn_index: str
+
+    def __bool__(self) -> bool:
+        return bool(self.phones or self.email or self.ssn_index)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """The earlier record a new one possibly duplicates, and what they share."""
+
+    record_id: int
+    matched: tuple[str, ...]  # kinds of MATCH_KINDS, in its order
+
+    @property
+    def stored(self) -> str:
+        return ",".join(self.matched)
+
+
+def keys_of(fields: dict[str, object], ssn_index: str) -> MatchKeys:
+    phones = frozenset(str(fields[c]) for c in PHONE_COLUMNS if fields.get(c))
+    return MatchKeys(phones, str(fields.get("email") or ""), ssn_index)
+
+
+def matched_on(value: str) -> list[str]:
+    """A record's `duplicate_matched` as the list the API shows."""
+    return [kind for kind in value.split(",") if kind in MATCH_KINDS]
+
+
+def find_duplicate(
+    account_id: int, url_id: int, keys: MatchKeys, *, since: dt.datetime
+) -> Duplicate | None:
+    """The earliest record the look-up meets of the account, made at or after `since` through a
+    URL other than `url_id`, sharing a key of `keys`; None when there is none.
+
+    A database error that is not a passing one is logged and taken as no match: the flag must
+    never cost the vendor its lead (SPEC §4). A passing one (locked, out of reach) goes up, as
+    for any other part of a post."""
+    if not keys:
+        return None
+    from leadpost.records.models import Record
+
+    qn = connection.ops.quote_name
+    table = qn(Record._meta.db_table)
+    account, url, created = qn("account_id"), qn("lead_post_url_id"), qn("created_at")
+    columns = ", ".join(
+        qn(c)
+        for c in ("id", "created_at", *PHONE_COLUMNS, "email", "ssn_index", "lead_post_url_id")
+    )
+    when = connection.ops.adapt_datetimefield_value(since)
+    parts: list[str] = []
+    params: list[Any] = []
+    # (the indexed key's SQL, the column it is non-empty in, the predicate's SQL and values)
+    probes: list[tuple[str, str, str, list[Any]]] = []
+    if keys.phones:
+        phones = sorted(keys.phones)
+        marks = ", ".join(["%s"] * len(phones))
+        for column in PHONE_COLUMNS:
+            probes.append((qn(column), qn(column), f"IN ({marks})", list(phones)))
+    if keys.email:
+        probes.append((f"LOWER({qn('email')})", qn("email"), "= LOWER(%s)", [keys.email]))
+    if keys.ssn_index:
+        probes.append((qn("ssn_index"), qn("ssn_index"), "= %s", [keys.ssn_index]))
+    for key, column, predicate, values in probes:
+        # Two ranges of the URL column, never `<>`: a range is an index condition on both
+        # databases, so the posting URL's own entries are not read at all. The conditions of
+        # the partial index are spelled out for the planners to see that it applies.
+        for side in ("<", ">"):
+            parts.append(
+                f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
+                f"WHERE {account} = %s AND {key} {predicate} AND {column} <> '' "
+                f"AND {url} IS NOT NULL AND {url} {side} %s AND {created} >= %s LIMIT 1) AS p"
+            )
+            params += [account_id, *values, url_id, when]
+    sql = " UNION ALL ".join(parts)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    except DatabaseError as exc:
+        if is_passing(exc):
+            raise
+        logger.error("duplicate look-up failed, lead stored unflagged: %s", describe(exc))
+        return None
+    if not rows:
+        return None
+    pk, _created, home, cell, business, email, ssn, _url = min(
+        rows, key=lambda row: (_aware(row[1]), row[0])
+    )
+    matched = []
+    if keys.phones & {home, cell, business}:
+        matched.append(PHONE)
+    if keys.email and email and keys.email.lower() == email.lower():
+        matched.append(EMAIL)
+    if keys.ssn_index and keys.ssn_index == ssn:
+        matched.append(SSN)
+    return Duplicate(int(pk), tuple(matched))
+
+
+def _aware(value: object) -> dt.datetime:
+    """A row's created_at as an aware datetime: SQLite's driver returns text for a raw query."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
