@@ -111,11 +111,12 @@ def find_duplicate(
     for key, column, predicate, values in probes:
         # Two ranges of the URL column, never `<>`: a range is an index condition on both
         # databases, so the posting URL's own entries are not read at all. The conditions of
-        # the partial index are spelled out for the planners to see that it applies.
+        # the partial index are spelled out as its definition spells them (SQLite uses a
+        # partial index only for a query that repeats its terms).
         for side in ("<", ">"):
             parts.append(
                 f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
-                f"WHERE {account} = %s AND {key} {predicate} AND {column} <> '' "
+                f"WHERE {account} = %s AND {key} {predicate} AND NOT ({column} = '') "
                 f"AND {url} IS NOT NULL AND {url} {side} %s AND {created} >= %s LIMIT 1) AS p"
             )
             params += [account_id, *values, url_id, when]
