@@ -93,8 +93,11 @@ def find_duplicate(
     phones += [""] * (3 - len(phones))
     params: list[Any] = []
     for _column in PHONE_COLUMNS:
-        for phone in phones:
-            params += _range_params(account_id, [phone], url_id, since)
+        if connection.vendor == "sqlite":
+            params += _range_params(account_id, phones, url_id, since)
+        else:
+            for phone in phones:
+                params += _range_params(account_id, [phone], url_id, since)
     params += _range_params(account_id, [keys.email], url_id, since)
     params += _range_params(account_id, [keys.ssn_index], url_id, since)
     try:
@@ -137,9 +140,18 @@ def _sql(vendor: str) -> str:
         for c in ("id", "created_at", *PHONE_COLUMNS, "email", "ssn_index", "lead_post_url_id")
     )
     # (index, indexed key, the column it is non-empty in, predicate)
-    probes = [(f"record_dup_{c}", qn(c), qn(c), "= %s") for c in PHONE_COLUMNS for _ in range(3)]
+    if vendor == "sqlite":
+        # Told its index, SQLite walks it once per phone of an IN list: 6 sub-queries, not 18.
+        probes = [(f"record_dup_{c}", qn(c), qn(c), "IN (%s, %s, %s)") for c in PHONE_COLUMNS]
+    else:
+        probes = [
+            (f"record_dup_{c}", qn(c), qn(c), "= %s") for c in PHONE_COLUMNS for _ in range(3)
+        ]
     probes.append(("record_dup_email", f"LOWER({qn('email')})", qn("email"), "= LOWER(%s)"))
     probes.append(("record_dup_ssn", qn("ssn_index"), qn("ssn_index"), "= %s"))
+    # PostgreSQL: the index's own order keeps its generic plan on the index (below). SQLite,
+    # told its index, needs none, and an order over an IN list would make it sort the matches.
+    order = "" if vendor == "sqlite" else f"ORDER BY {url}, {created} "
     parts = []
     for index, key, column, predicate in probes:
         # SQLite, going by its statistics, would rather walk the created_at index through
@@ -157,7 +169,7 @@ def _sql(vendor: str) -> str:
                 f"SELECT * FROM (SELECT {columns} FROM {table}{hint} "  # noqa: S608
                 f"WHERE {account} = %s AND {key} {predicate} AND NOT ({column} = '') "
                 f"AND {url} IS NOT NULL AND {url} {side} %s AND {created} >= %s "
-                f"ORDER BY {url}, {created} LIMIT 1) AS p"
+                f"{order} LIMIT 1) AS p"
             )
     return " UNION ALL ".join(parts)
 
