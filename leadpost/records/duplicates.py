@@ -208,7 +208,13 @@ def _run_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
             cursor.execute(f"PREPARE {_PREPARED_NAME} AS {numbered}")
             _prepared.add(raw)
         marks = ", ".join(["%s"] * len(params))
-        cursor.execute(f"EXECUTE {_PREPARED_NAME} ({marks})", params)
+        try:
+            cursor.execute(f"EXECUTE {_PREPARED_NAME} ({marks})", params)
+        except Exception:
+            # Prepared again next time (a pooler's DISCARD ALL, a statement gone with a
+            # failed PREPARE): one failed look-up, never one per post from then on.
+            _prepared.discard(raw)
+            raise
         return list(cursor.fetchall())
 
 
