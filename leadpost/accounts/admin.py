@@ -51,6 +51,7 @@ class AccountAdmin(admin.ModelAdmin[Account]):
         "premium_workflows",
         "webhooks_allow_private",
         "fallback_agent",
+        "duplicate_window_days",
     ]
 
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
@@ -215,7 +216,8 @@ class StaffSecurityGroupAdmin(AccountScopedAdmin[SecurityGroup], SecurityGroupAd
 
 @admin.register(Account, site=staff_site)
 class StaffAccountAdmin(AccountScopedAdmin[Account]):
-    """The agency's own settings: its time zone and where unroutable "Auto" leads go.
+    """The agency's own settings: its time zone, where unroutable "Auto" leads go, and the
+    window of cross-vendor duplicates (SPEC §14).
 
     The record mode has its own page (the Lead Post Utility, SPEC §10) and premium workflow actions
     are the operator's to grant, so both are shown here but not changed.
@@ -224,7 +226,14 @@ class StaffAccountAdmin(AccountScopedAdmin[Account]):
     account_path = "pk"
     view_needs = change_needs = (Permission.MANAGE_USERS,)
     list_display = ["name", "time_zone", "record_mode", "premium_workflows", "fallback_agent"]
-    fields = ["name", "time_zone", "record_mode", "premium_workflows", "fallback_agent"]
+    fields = [
+        "name",
+        "time_zone",
+        "record_mode",
+        "premium_workflows",
+        "fallback_agent",
+        "duplicate_window_days",
+    ]
     readonly_fields = ["name", "record_mode", "premium_workflows"]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
