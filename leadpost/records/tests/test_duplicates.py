@@ -6,11 +6,13 @@ API and in the vendor figures; the vendor's answer says nothing of it.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -20,7 +22,7 @@ from leadpost.intake.actions import receive_lead
 from leadpost.intake.lead import DecodedForm
 from leadpost.intake.models import LeadPostUrl, PostLog
 from leadpost.lib.choices import RecordType
-from leadpost.records.models import Record
+from leadpost.records.models import MatchKey, Record
 from leadpost.vendors.rollup import roll_up
 
 FORM = "application/x-www-form-urlencoded"
@@ -146,20 +148,104 @@ def _post_at(url: LeadPostUrl, when: dt.datetime, **fields: str) -> Record:
     return outcome.record
 
 
-@pytest.mark.parametrize(("days", "micros", "flagged"), [(30, 0, True), (30, 1, False)])
+@pytest.mark.parametrize(
+    ("age", "flagged"),
+    [
+        (dt.timedelta(days=29, hours=12), True),
+        (dt.timedelta(days=30), True),  # the window's first instant
+        (dt.timedelta(days=30, microseconds=1), False),
+        (dt.timedelta(days=30, hours=12), False),
+    ],
+)
 def test_the_window_includes_its_first_instant_and_nothing_before(
     agency: Account,
     vendor_url: tuple[LeadPostUrl, str],
     nextgen: tuple[LeadPostUrl, str],
-    days: int,
-    micros: int,
+    age: dt.timedelta,
     flagged: bool,
 ) -> None:
     now = timezone.now()
-    age = dt.timedelta(days=days, microseconds=micros)
     earlier = _post_at(vendor_url[0], now - age, cellPhone="3195550100")
     later = _post_at(nextgen[0], now, cellPhone="3195550100")
     assert flag(later.pk) == ((earlier.pk, "phone") if flagged else (None, ""))
+
+
+def test_a_resend_in_the_windows_first_day_is_missed_never_flagged_wrongly(
+    agency: Account, vendor_url: tuple[LeadPostUrl, str], nextgen: tuple[LeadPostUrl, str]
+) -> None:
+    """The one inexactness (records/duplicates.py): a record in the window's first day that
+    wrote no key (its URL had sent the key less than a day before, outside the window) is not
+    found. Nothing outside the window is ever named."""
+    now = timezone.now()
+    _post_at(vendor_url[0], now - dt.timedelta(days=30, hours=12), cellPhone="3195550100")
+    resent = _post_at(vendor_url[0], now - dt.timedelta(days=29, hours=18), cellPhone="3195550100")
+    assert MatchKey.objects.filter(record=resent).count() == 0
+    assert flag(_post_at(nextgen[0], now, cellPhone="3195550100").pk) == (None, "")
+    # A day after the older one, the URL writes its key again and is found again.
+    again = _post_at(vendor_url[0], now - dt.timedelta(days=29), cellPhone="3195550100")
+    assert flag(_post_at(nextgen[0], now, cellPhone="3195550100").pk) == (again.pk, "phone")
+
+
+def test_a_vendor_resending_one_person_writes_one_row_per_key_and_day(
+    agency: Account, vendor_url: tuple[LeadPostUrl, str], nextgen: tuple[LeadPostUrl, str]
+) -> None:
+    """What keeps the look-up's read small: its rows follow the days and URLs that sent a key,
+    not the posts (bench/README.md has the times)."""
+    keys = {"homePhone": "3195550100", "email": "pat@example.com", "ssn": SSN}
+    now = timezone.now()
+    first = None
+    for hours in (50, 25, 0):
+        for second in range(20):
+            when = now - dt.timedelta(hours=hours) + dt.timedelta(seconds=second)
+            record = _post_at(vendor_url[0], when, **keys)
+            first = first or record
+    assert MatchKey.objects.count() == 3 * 3  # three keys, three days
+    assert set(MatchKey.objects.values_list("lead_post_url_id", flat=True)) == {vendor_url[0].pk}
+    later = _post_at(nextgen[0], now + dt.timedelta(minutes=1), **keys)
+    assert first is not None
+    assert flag(later.pk) == (first.pk, "phone,email,ssn")
+    assert MatchKey.objects.filter(record=later).count() == 3
+    # A key that is new to the vendor is the only one written.
+    newer = _post_at(vendor_url[0], now + dt.timedelta(minutes=2), **keys, cellPhone="3195550199")
+    assert MatchKey.objects.filter(record=newer).count() == 1
+
+
+def test_the_key_table_holds_no_value_in_clear(
+    client: Client, vendor_url: tuple[LeadPostUrl, str]
+) -> None:
+    send(client, vendor_url[1], homePhone="3195550100", email="pat@example.com", ssn=SSN)
+    rows = list(MatchKey.objects.values_list("account_id", "key", "lead_post_url_id", "record_id"))
+    assert len(rows) == 3
+    assert all(isinstance(value, int) for row in rows for value in row)
+    assert {f.name for f in MatchKey._meta.concrete_fields} == {
+        "id", "account", "key", "lead_post_url_id", "record", "created_at"
+    }  # fmt: skip
+
+
+def test_the_purge_drops_keys_past_the_longest_window(
+    agency: Account, vendor_url: tuple[LeadPostUrl, str], nextgen: tuple[LeadPostUrl, str]
+) -> None:
+    now = timezone.now()
+    _post_at(vendor_url[0], now - dt.timedelta(days=40), email="old@example.com")
+    kept = _post_at(vendor_url[0], now - dt.timedelta(days=29), email="pat@example.com")
+    out = io.StringIO()
+    call_command("purge_post_log", "--json", stdout=out)
+    assert json.loads(out.getvalue())["matchKeys"] == 1
+    assert list(MatchKey.objects.values_list("record_id", flat=True)) == [kept.pk]
+    assert flag(_post_at(nextgen[0], now, email="pat@example.com").pk) == (kept.pk, "email")
+
+
+def test_a_deleted_record_takes_its_keys_and_its_flags_with_it(
+    client: Client, vendor_url: tuple[LeadPostUrl, str], nextgen: tuple[LeadPostUrl, str]
+) -> None:
+    first = send(client, vendor_url[1], email="pat@example.com")
+    second = send(client, nextgen[1], email="pat@example.com")
+    Record.objects.filter(pk=first["recordId"]).delete()
+    assert flag(second["recordId"])[0] is None  # the page and the API show no flag
+    assert not MatchKey.objects.filter(record_id=first["recordId"]).exists()
+    # The vendor's next lead of the person writes its key again (none of the URL's is left).
+    third = send(client, vendor_url[1], email="pat@example.com")
+    assert flag(third["recordId"]) == (second["recordId"], "email")
 
 
 def test_the_window_is_the_accounts_and_0_turns_it_off(
