@@ -103,10 +103,12 @@ class Duplicate:
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """What the look-up found, and the keys the new record is to write (`write_keys`)."""
+    """What the look-up found, and the keys the new record is to write (`new_keys`: for
+    `write_keys`)."""
 
     duplicate: Duplicate | None = None
     new_keys: tuple[int, ...] = field(default=())
+    read: int = 0  # rows the look-up read (bench/duplicates_lookup.py prints them)
 
 
 # Nothing found, nothing to write: a dry run's, a window of 0's, a lead without keys'.
@@ -147,9 +149,9 @@ def find_duplicate(
     received_at: dt.datetime,
     window: dt.timedelta,
 ) -> Lookup:
-    """The earliest record of the account made within `window` before `received_at` through a
-    URL other than `url_id`, sharing a key of `keys`; and the keys this URL has not sent in the
-    last day (REFRESH), for `write_keys` to store with the new record.
+    """The first stored (lowest id) record of the account made within `window` before
+    `received_at` through a URL other than `url_id`, sharing a key of `keys`; and the keys this
+    URL has not sent in the last day (REFRESH), for `write_keys` to store with the new record.
 
     A database error that is not a passing one is logged and taken as no match (and nothing to
     write): the flag must never cost the vendor its lead (SPEC §4). A passing one (locked, out of
@@ -157,15 +159,15 @@ def find_duplicate(
     hashed = keys.hashed()
     if not hashed:
         return NO_LOOKUP
-    since = received_at - window
-    # One read serves both: the window, and this URL's rows of the last day.
-    read_from = min(since, received_at - REFRESH)
+    # The smallest window is a day (REFRESH): one read serves both the window and this URL's
+    # rows of the last day.
+    since = received_at - max(window, REFRESH)
     params: list[Any] = [account_id, *hashed, *[_NO_KEY] * (KEYS_PER_LEAD - len(hashed))]
-    params.append(connection.ops.adapt_datetimefield_value(read_from))
+    params += [connection.ops.adapt_datetimefield_value(t) for t in (since, received_at)]
     try:
         with connection.wrap_database_errors, connection.cursor() as cursor:
             cursor.execute(_lookup_sql(), params)
-            rows = cursor.fetchall()
+            groups = cursor.fetchall()
     except DatabaseError as exc:
         if is_passing(exc):
             raise
@@ -173,20 +175,23 @@ def find_duplicate(
         return NO_LOOKUP
     fresh = received_at - REFRESH
     sent: set[int] = set()
-    candidates: list[tuple[dt.datetime, int, int]] = []  # (created_at, record, key)
-    for key, row_url, record_id, created in rows:
-        created = _aware(created)
+    firsts: dict[int, int] = {}  # key: the lowest record id of another URL's rows of it
+    read = 0
+    for key, row_url, first, last, count in groups:
+        read += count
         if row_url == url_id:
-            if created > fresh:
+            if _aware(last) > fresh:
                 sent.add(key)
-        elif since <= created <= received_at:
-            candidates.append((created, record_id, key))
+        else:
+            firsts[key] = min(first, firsts.get(key, first))
     new_keys = tuple(k for k in hashed if k not in sent)
-    if not candidates:
-        return Lookup(None, new_keys)
-    _at, record_id, _key = min(candidates)
-    kinds = {hashed[key] for _c, rid, key in candidates if rid == record_id}
-    return Lookup(Duplicate(int(record_id), tuple(k for k in MATCH_KINDS if k in kinds)), new_keys)
+    if not firsts:
+        return Lookup(None, new_keys, read)
+    record_id = min(firsts.values())
+    # The kinds of the keys that record wrote (its own rows): what the two leads share.
+    kinds = {hashed[key] for key, first in firsts.items() if first == record_id}
+    duplicate = Duplicate(int(record_id), tuple(k for k in MATCH_KINDS if k in kinds))
+    return Lookup(duplicate, new_keys, read)
 
 
 def write_keys(
@@ -227,14 +232,21 @@ def purge_keys(now: dt.datetime) -> int:
 
 @cache
 def _lookup_sql_for(vendor: str) -> str:
+    """Per key and URL, the first record and the last time: the database folds the rows (a
+    month of daily rows per key and URL in the worst case) and returns a few; the index
+    `(account, key, created_at)` yields them, no sort beyond the grouping of what it yields."""
     from leadpost.records.models import MatchKey
 
     qn = connection.ops.quote_name
+    key, url, record, created = (
+        qn(c) for c in ("key", "lead_post_url_id", "record_id", "created_at")
+    )
     places = ", ".join(["%s"] * KEYS_PER_LEAD)
     return (
-        f"SELECT {qn('key')}, {qn('lead_post_url_id')}, {qn('record_id')}, {qn('created_at')} "  # noqa: S608
+        f"SELECT {key}, {url}, MIN({record}), MAX({created}), COUNT(*) "  # noqa: S608
         f"FROM {qn(MatchKey._meta.db_table)} WHERE {qn('account_id')} = %s "
-        f"AND {qn('key')} IN ({places}) AND {qn('created_at')} >= %s"
+        f"AND {key} IN ({places}) AND {created} >= %s AND {created} <= %s "
+        f"GROUP BY {key}, {url}"
     )
 
 
