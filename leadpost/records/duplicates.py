@@ -31,8 +31,9 @@ for but cannot date is missed: a record in the window's first day whose URL had 
 less than a day before it, and not since, is not found (the row is its older neighbour's). That
 is a miss of less than a day at the far end of the window, never a false flag (test_duplicates).
 
-The earliest matching record is named (the one the agency bought first), with the kinds of key its
-own rows hold. Two posts of the same key through one URL committing at the same moment may both
+The first stored (lowest id) of the matching records is named, the one the agency bought first
+(ids follow arrival, but for posts arriving within milliseconds of each other), with the kinds of
+key its own rows hold. Two posts of the same key through one URL committing at the same moment may both
 write a row: harmless, the look-up reads both (no unique constraint needed, none wanted: it would
 make the second post wait for the first). Two posts of one person through two URLs at the same
 moment may not see each other (each reads before the other commits): the flag is evidence, not
