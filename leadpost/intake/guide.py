@@ -134,15 +134,15 @@ RULES: dict[str, tuple[str, str]] = {
     "servicingAgentFirstName": (
         "With servicingAgentLastName: the agent the lead goes to, matching an active user's "
         "first and last name exactly (case counts). No match: the lead is kept unassigned, warned.",
-        "Alice",
+        "Sam",
     ),
-    "servicingAgentLastName": ("With servicingAgentFirstName (see there).", "Agent"),
+    "servicingAgentLastName": ("With servicingAgentFirstName (see there).", "Rivera"),
     "leadSourceAgentFirstName": (
         "With leadSourceAgentLastName: the user who sourced the lead, matched like the servicing "
         "agent.",
-        "Bob",
+        "Lee",
     ),
-    "leadSourceAgentLastName": ("With leadSourceAgentFirstName (see there).", "Broker"),
+    "leadSourceAgentLastName": ("With leadSourceAgentFirstName (see there).", "Park"),
     # SPEC §14's consent evidence: words only; each row appears once the parser reads the name.
     "xxTrustedFormCertUrl": (
         "The TrustedForm certificate URL of the consumer's consent (also trustedFormCertUrl); "

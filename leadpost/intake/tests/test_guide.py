@@ -6,8 +6,10 @@ import html
 import json
 import os
 import re
+import shlex
 import subprocess
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
 
 import pytest
 from django.core.cache import cache
@@ -369,3 +371,37 @@ def test_the_answers_and_the_dry_run_are_explained(admin, vendor_url):
     assert "Retry-After" in text and "/test" in block(text, "guide-curl-test")
     for status in ("400", "404", "413", "415", "429", "503"):
         assert f"<td>{status}</td>" in text
+
+
+def test_the_curl_line_quotes_hostile_names_and_values_for_the_shell(admin, agency, vendor_url):
+    url, _token = vendor_url
+    CustomField.objects.create(
+        account=agency,
+        entity_type=RecordType.INDIVIDUAL,
+        name="<img src=x onerror=alert(1)> & $(id)",
+        field_type=FieldType.DROPDOWN,
+        options=["'; rm -rf ~; echo '`id`", "Other"],
+    )
+    text = page(admin.get(guide_path(url)))
+    assert "<img" not in text
+    command = shlex.split(block(text, "guide-curl"))
+    assert command[:4] == ["curl", "-sS", "-i", "$LEADPOST_URL"]
+    pairs = [command[i + 1] for i, word in enumerate(command) if word == "--data-urlencode"]
+    name, _, value = pairs[-1].partition("=")
+    assert unquote_plus(name) == "custom_<img src=x onerror=alert(1)> & $(id)"
+    assert value == "'; rm -rf ~; echo '`id`"
+    assert parse_qsl(block(text, "guide-sample-body"))[-1] == (unquote_plus(name), value)
+
+
+def test_a_field_with_thousands_of_options_shows_some(admin, agency, vendor_url):
+    url, _token = vendor_url
+    CustomField.objects.create(
+        account=agency,
+        entity_type=RecordType.INDIVIDUAL,
+        name="Carrier",
+        field_type=FieldType.CHECKBOX_LIST,
+        options=[f"Carrier {n}" for n in range(5000)],
+    )
+    text = page(admin.get(guide_path(url)))
+    assert "Carrier 49<" in text and "Carrier 50<" not in text and "and 4950 more" in text
+    assert "custom_Carrier=Carrier+0%7C%7CCarrier+1" in block(text, "guide-sample-body")
