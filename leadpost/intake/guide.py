@@ -267,7 +267,8 @@ class Guide:
 
     def curl(self, *, dry_run: bool = False) -> str:
         """A curl command that posts the sample body, reading the URL from $LEADPOST_URL."""
-        target = f'"${URL_VARIABLE}/test"' if dry_run else f'"${URL_VARIABLE}"'
+        # ${VAR%/}: a URL copied with its trailing slash still reaches <url>/test.
+        target = f'"${{{URL_VARIABLE}%/}}/test"' if dry_run else f'"${URL_VARIABLE}"'
         lines = [f"curl -sS -i {target}"]
         for name, value in self.sample:
             # curl URL-encodes only the part after "="; the name must be sent encoded already

@@ -160,9 +160,10 @@ def test_the_printed_curl_line_creates_the_lead_on_a_served_instance(served, age
         block(text, "guide-curl-test"),
     )
     assert set_line == "LEADPOST_URL='<your Lead Post URL>'"
-    env = {**os.environ, "LEADPOST_URL": f"{served}/leadpost/{token}"}
+    lead_post_url = f"{served}/leadpost/{token}"
 
-    def run(command: str) -> tuple[str, dict[str, Any]]:
+    def run(command: str, url: str = lead_post_url) -> tuple[str, dict[str, Any]]:
+        env = {**os.environ, "LEADPOST_URL": url}
         done = subprocess.run(
             ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60
         )
@@ -170,8 +171,9 @@ def test_the_printed_curl_line_creates_the_lead_on_a_served_instance(served, age
         head, _, body = done.stdout.replace("\r\n", "\n").partition("\n\n")
         return head.splitlines()[0], json.loads(body)
 
-    status, answer = run(dry_run)
-    assert status.endswith(" 200 OK") and answer["result"] == "test", answer
+    for copied in (lead_post_url, lead_post_url + "/"):  # copied with its slash or without
+        status, answer = run(dry_run, copied)
+        assert status.endswith(" 200 OK") and answer["result"] == "test", answer
     assert Record.objects.count() == 0
     status, answer = run(create)
     assert status.endswith(" 200 OK"), status
