@@ -407,3 +407,21 @@ def test_a_field_with_thousands_of_options_shows_some(admin, agency, vendor_url)
     text = page(admin.get(guide_path(url)))
     assert "Carrier 49<" in text and "Carrier 50<" not in text and "and 4950 more" in text
     assert "custom_Carrier=Carrier+0%7C%7CCarrier+1" in block(text, "guide-sample-body")
+
+
+def test_the_shared_guide_of_a_disabled_url_says_posts_get_404(admin, vendor_url):
+    url, _token = vendor_url
+    link_token = share(admin, url)
+    LeadPostUrl.objects.filter(pk=url.pk).disable()
+    text = page(Client().get(f"/guide/{link_token}"))
+    assert "This URL is disabled at the moment: posts to it get 404." in text
+
+
+def test_the_links_of_one_url_are_its_own(admin, agency, vendor_url):
+    url, _token = vendor_url
+    other, _ = LeadPostUrl.issue(agency, "NextGen Leads")
+    first = share(admin, url)
+    share(admin, other)  # sharing another URL's guide leaves this one's link live
+    assert "Posting leads to Datalot" in page(Client().get(f"/guide/{first}"))
+    admin.post(guide_path(other, "revoke/"))
+    assert Client().get(f"/guide/{first}").status_code == 200
