@@ -11,7 +11,8 @@ from django.utils.html import format_html
 
 from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
-from leadpost.intake.models import LeadPostUrl, LeadPostUrlQuerySet, PostLog
+from leadpost.intake import guide_views
+from leadpost.intake.models import GuideLink, LeadPostUrl, LeadPostUrlQuerySet, PostLog
 from leadpost.records.models import RecordType
 from leadpost.vendors.views import url_summary
 
@@ -179,7 +180,8 @@ class PostLogAdmin(admin.ModelAdmin[PostLog]):
 @admin.register(LeadPostUrl, site=staff_site)
 class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
     view_needs = change_needs = (Permission.MANAGE_URLS,)
-    change_form_template = "staff/vendors/leadposturl_change_form.html"
+    # The vendors' summary template, with the vendor's guide box (intake/guide_views.py).
+    change_form_template = "staff/intake/leadposturl_change_form.html"
 
     def change_view(
         self,
@@ -191,8 +193,18 @@ class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
         # The vendor's last 7 days above the form, for users who may read them (SPEC §13).
         summary = url_summary(request, object_id) if request.method == "GET" else {}
         return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), **summary}
+            request,
+            object_id,
+            form_url,
+            {**(extra_context or {}), **summary, **self.guide_context(request, object_id)},
         )
+
+    def guide_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        """The guide box's links and the shared link's state (issue 15), for this account's URL."""
+        url = self.get_object(request, object_id)  # scoped to the user's account
+        if url is None:
+            return {}
+        return {"guide_url_id": url.pk, "guide_live_link": GuideLink.live(url)}
 
     def has_delete_permission(self, request: HttpRequest, obj: LeadPostUrl | None = None) -> bool:
         return False  # disable instead: the post log keeps pointing at the URL
@@ -224,3 +236,16 @@ class StaffPostLogAdmin(AccountScopedAdmin[PostLog], PostLogAdmin):
         ("lead_post_url", admin.RelatedOnlyFieldListFilter),
         "received_at",
     ]
+
+
+# The vendor's guide pages (issue 15), on the staff site beside the URL's page.
+staff_site.add_page("lead-post-urls/<str:url_id>/guide/", guide_views.staff_guide, "url_guide")
+staff_site.add_page(
+    "lead-post-urls/<str:url_id>/guide/print/", guide_views.staff_guide_print, "url_guide_print"
+)
+staff_site.add_page(
+    "lead-post-urls/<str:url_id>/guide/share/", guide_views.share_guide, "url_guide_share"
+)
+staff_site.add_page(
+    "lead-post-urls/<str:url_id>/guide/revoke/", guide_views.revoke_guide, "url_guide_revoke"
+)

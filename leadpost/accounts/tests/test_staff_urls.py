@@ -102,9 +102,19 @@ SITE_VIEWS: dict[str, frozenset[Permission]] = {
     "vendor": frozenset({Permission.VIEW_POST_LOG}),
     "vendor_days_csv": frozenset({Permission.VIEW_POST_LOG}),
     "vendor_warnings_csv": frozenset({Permission.VIEW_POST_LOG}),
+    # A Lead Post URL's vendor's guide (issue 15), and its printable version.
+    "url_guide": frozenset({Permission.MANAGE_URLS}),
+    "url_guide_print": frozenset({Permission.MANAGE_URLS}),
 }
+# Site views that are a button's POST only: a GET is refused (405) whoever asks.
+SITE_ACTIONS = {"url_guide_share", "url_guide_revoke"}
 # Site views that name a row in their path: the Agency field holding it.
-SITE_VIEW_ROW = {"vendor": "url", "vendor_days_csv": "url", "vendor_warnings_csv": "url"}
+SITE_VIEW_ROW = {
+    "vendor": "url",
+    "vendor_days_csv": "url",
+    "vendor_warnings_csv": "url",
+    **dict.fromkeys(["url_guide", "url_guide_print", *SITE_ACTIONS], "url"),
+}
 
 
 @dataclass(frozen=True)
@@ -288,6 +298,8 @@ def expected_problem(persona: Persona, url: Url, response: Any) -> str | None:
         if not persona.holds and status == 200:
             return "let a user holding no permission change rows"
         return None
+    if url.kind in SITE_ACTIONS:
+        return None if status == 405 else f"GET answered {status}, not 405"
     if url.kind in SITE_VIEWS:
         wanted = 200 if SITE_VIEWS[url.kind] <= persona.holds else 403
         return None if status == wanted else f"answered {status}, not {wanted}"
