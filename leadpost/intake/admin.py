@@ -40,6 +40,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
         "price_per_lead",
         "cap_per_day",
         "cap_per_month",
+        "return_window_days",
         "prefix",
         "created_at",
         "disabled_at",
@@ -88,6 +89,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
             "price_per_lead",
             "cap_per_day",
             "cap_per_month",
+            "return_window_days",
         ]
         if any(getattr(obj, name) != getattr(row, name) for name in settings):
             for name in settings:
