@@ -291,3 +291,12 @@ def test_the_operators_url_form_has_the_window(client: Client, agency: Account) 
     client.force_login(operator)
     page = text_of(client.get("/admin/intake/leadposturl/add/"))
     assert 'name="return_window_days"' in page
+
+
+def test_a_webhook_can_choose_record_returned(
+    client: Client, agency: Account, staff_member: Maker
+) -> None:
+    client.force_login(staff_member(agency, "uma", Permission.MANAGE_URLS))
+    page = text_of(client.get("/staff/webhooks/webhooksubscription/add/"))
+    assert 'value="record.returned"' in page
+    assert "record.returned: staff returned a record to its vendor" in page
