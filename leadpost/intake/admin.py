@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -12,13 +13,45 @@ from django.utils.html import format_html
 from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.intake import guide_views
-from leadpost.intake.models import GuideLink, LeadPostUrl, LeadPostUrlQuerySet, PostLog
+from leadpost.intake.models import (
+    DEFAULT_RETURN_WINDOW_DAYS,
+    MAX_RETURN_WINDOW_DAYS,
+    GuideLink,
+    LeadPostUrl,
+    LeadPostUrlQuerySet,
+    PostLog,
+)
 from leadpost.records.models import RecordType
 from leadpost.vendors.views import url_summary
 
 
+class LeadPostUrlForm(forms.ModelForm[LeadPostUrl]):
+    # Empty means the default, not an error; a form of before the field (an open tab, a script)
+    # still saves, keeping the URL's window.
+    return_window_days = forms.IntegerField(
+        label="Return window (days)",
+        required=False,
+        min_value=0,
+        max_value=MAX_RETURN_WINDOW_DAYS,
+        help_text="Days after a record's creation during which staff may return it to this "
+        f"vendor, 0 to {MAX_RETURN_WINDOW_DAYS}; 0: this vendor takes no returns. Empty: "
+        f"{DEFAULT_RETURN_WINDOW_DAYS}.",
+    )
+
+    class Meta:
+        model = LeadPostUrl
+        fields = ["return_window_days"]  # the admin adds the rest of its fields
+
+    def clean_return_window_days(self) -> int:
+        if "return_window_days" not in self.data:
+            return self.instance.return_window_days
+        days: int | None = self.cleaned_data["return_window_days"]
+        return DEFAULT_RETURN_WINDOW_DAYS if days is None else days
+
+
 @admin.register(LeadPostUrl)
 class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
+    form = LeadPostUrlForm
     list_display = [
         "label",
         "account",
@@ -41,6 +74,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
         "price_per_lead",
         "cap_per_day",
         "cap_per_month",
+        "return_window_days",
         "prefix",
         "created_at",
         "disabled_at",
@@ -89,6 +123,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
             "price_per_lead",
             "cap_per_day",
             "cap_per_month",
+            "return_window_days",
         ]
         if any(getattr(obj, name) != getattr(row, name) for name in settings):
             for name in settings:

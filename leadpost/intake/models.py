@@ -43,6 +43,10 @@ class LeadPostUrlQuerySet(models.QuerySet["LeadPostUrl"]):
 
 # The largest cap a form takes: beyond any vendor's volume, well inside a 32-bit counter.
 MAX_CAP = 100_000_000
+# Returns (SPEC §14): a week unless the agency agreed otherwise with the vendor; a year at most,
+# beyond which no vendor takes a lead back.
+DEFAULT_RETURN_WINDOW_DAYS = 7
+MAX_RETURN_WINDOW_DAYS = 365
 
 
 class LeadPostUrl(models.Model):
@@ -92,6 +96,12 @@ class LeadPostUrl(models.Model):
         help_text="Records this URL may create per calendar month, in the account's time zone. "
         "Empty: no cap.",
     )
+    return_window_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_RETURN_WINDOW_DAYS,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_RETURN_WINDOW_DAYS)],
+        help_text="Days after a record's creation during which staff may return it to this "
+        f"vendor (0 to {MAX_RETURN_WINDOW_DAYS}); 0: this vendor takes no returns.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
 
@@ -108,6 +118,10 @@ class LeadPostUrl(models.Model):
             models.CheckConstraint(
                 condition=Q(cap_per_month__isnull=True) | Q(cap_per_month__gte=1),
                 name="lead_post_url_cap_per_month_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(return_window_days__lte=MAX_RETURN_WINDOW_DAYS),
+                name="lead_post_url_return_window_bounded",
             ),
         ]
 

@@ -26,6 +26,7 @@ from leadpost.records.models import (
     RecordType,
     SalesRecord,
 )
+from leadpost.returns.views import record_panel as return_panel
 from leadpost.routing.actions import assign_agent
 from leadpost.routing.models import AgentNotification, NotificationState
 
@@ -405,6 +406,10 @@ class StaffRecordAdmin(AccountScopedAdmin[Record]):
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_agent",
                 args=[int(object_id)],
             )
+        # Its return to the vendor, and the forms to return it or undo that (SPEC §14).
+        record = self.get_object(request, object_id) if request.method == "GET" else None
+        if record is not None:
+            context.update(return_panel(request, record))
         return super().change_view(request, object_id, form_url, context)
 
     def change_agent_view(self, request: HttpRequest, pk: int) -> HttpResponse:

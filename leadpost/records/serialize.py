@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from leadpost.accounts.models import User
@@ -76,7 +77,22 @@ def record_json(record: Record) -> dict[str, Any]:
     }
     # Pinned first, then in the order they were posted.
     data["notes"] = [note_json(note) for note in record.notes.all()]
+    data["returned"] = returned_json(record)
     return data
+
+
+def returned_json(record: Record) -> dict[str, Any] | None:
+    """The record's return to its vendor (SPEC §14), or None (selected with RECORD_RELATED)."""
+    try:
+        returned = record.vendor_return
+    except ObjectDoesNotExist:
+        return None
+    return {
+        "reason": returned.reason,
+        "note": returned.note,
+        "at": returned.returned_at.isoformat(),
+        "by": _agent(returned.returned_by),
+    }
 
 
 def note_json(note: Note) -> dict[str, Any]:
@@ -117,4 +133,5 @@ RECORD_RELATED = (
     "project_code",
     "servicing_agent",
     "lead_source_agent",
+    "vendor_return__returned_by",
 )

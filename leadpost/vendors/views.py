@@ -187,6 +187,10 @@ def _csv(lines: Any, name: str) -> HttpResponse:
     return response
 
 
+# The same download for other reports' CSVs (the returns report).
+csv_download = _csv
+
+
 def _file_period(period: Period) -> str:
     return f"{period.first.isoformat()}-to-{period.last.isoformat()}"
 
