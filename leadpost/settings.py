@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "leadpost.routing",
     "leadpost.webhooks",
     "leadpost.vendors",
+    "leadpost.apidoc",
 ]
 
 MIDDLEWARE = [
