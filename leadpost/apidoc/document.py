@@ -104,8 +104,8 @@ PARAMETER_RULES: dict[str, tuple[str, str]] = {
 }
 
 _NOTE_RULES: dict[str, str] = {
-    "subject_text": "Note N's subject (at most 65,535 bytes).",
-    "body_text": "Note N's body.",
+    "subject_text": "Note N's subject (at most 65,535 bytes); a note needs both subject and body.",
+    "body_text": "Note N's body; a note needs both subject and body.",
     "pinned": "1 pins note N (shown first).",
     "file_name": "The name of file M of note N.",
     "file_body": "File M of note N, base64 (standard or URL-safe, padding optional).",
@@ -139,7 +139,7 @@ def _note_rule(name: str) -> str:
     for part, rule in _NOTE_RULES.items():
         if part in name:
             return rule
-    return "1 asks for note N's files to be attached (the AMS+ flag)."
+    return "Must be 1 for note N's files to be attached (without it they are warned, not kept)."
 
 
 def lead_form_schema() -> Schema:

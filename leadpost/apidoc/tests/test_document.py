@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from jsonschema import Draft202012Validator
@@ -319,6 +320,8 @@ def _bearer(token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
+# Committed: on PostgreSQL the list shows only records of finished transactions (records/views.py).
+@pytest.mark.django_db(transaction=True)
 def test_read_api_answers_are_described(
     client: Client,
     vendor_url: tuple[LeadPostUrl, str],
@@ -450,3 +453,16 @@ def test_a_field_the_document_does_not_name_fails_the_check() -> None:
     schema = {**STRICT["components"]["schemas"]["RecordPage"], "components": STRICT["components"]}
     assert Draft202012Validator(schema).is_valid(page)
     assert not Draft202012Validator(schema).is_valid({**page, "undescribed": 1})
+
+
+def test_unavailable_is_described(
+    client: Client, vendor_url: tuple[LeadPostUrl, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(token_hash: str) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(intake_views, "config_for", locked)
+    response = _post(client, vendor_url[1], {"firstName": "Jane", "lastName": "Roe"})
+    assert response.status_code == 503
+    body = described(response, "POST", "/leadpost/{token}")
+    assert body["errors"][0]["code"] == "unavailable"
