@@ -30,6 +30,11 @@ from leadpost.vendors.figures import DEFAULT_PERIOD, MAX_DAYS, PERIODS
 Schema = dict[str, Any]
 
 OPENAPI_VERSION = "3.1.0"
+# What records/views.py's parse_after reads: empty, a record id, or "<txid>.<id>" (each at most
+# 19 digits; one beyond 64 bits is a 400 the schema cannot express).
+CURSOR_PATTERN = r"^([0-9]{1,19}(\.[0-9]{1,19})?)?$"
+# firstName and lastName: values are trimmed, and an empty one counts as absent (SPEC §2).
+NOT_BLANK = r"\S"
 API_VERSION = "1"
 
 # What each standard parameter means and which rule it is held to (SPEC §5, §6), with an example
@@ -150,6 +155,8 @@ def lead_form_schema() -> Schema:
         if name in INDIVIDUAL_ONLY:
             rule += " Ignored, with a warning, when the account makes Sales Records."
         properties[name] = {"type": "string", "description": rule, "examples": [example]}
+        if name in ("firstName", "lastName"):
+            properties[name]["pattern"] = NOT_BLANK
     for name in NOTE_PARAMETER_NAMES:
         properties[name] = {"type": "string", "description": _note_rule(name)}
     return {
@@ -794,8 +801,8 @@ def build_document() -> dict[str, Any]:
             "name": "after",
             "in": "query",
             "description": "A `nextCursor` this API returned, or a record id (the records "
-            "with a higher id); absent for the first record.",
-            "schema": STRING,
+            "with a higher id); absent for the first record. Anything else is a 400.",
+            "schema": {"type": "string", "pattern": CURSOR_PATTERN},
         },
         {
             "name": "limit",

@@ -27,6 +27,7 @@ from leadpost.intake.notes_parse import NOTE_PARAMETER_NAMES
 from leadpost.intake.parse import STANDARD_PARAMETERS, is_known_parameter
 from leadpost.lib.choices import RecordType
 from leadpost.records.models import CustomField, FieldType
+from leadpost.records.tests.test_api_cursor import settle
 from leadpost.routing.models import AgentProfile, PoolMember, RoutingRule
 
 FORM = "application/x-www-form-urlencoded"
@@ -337,6 +338,7 @@ def test_read_api_answers_are_described(
     _post(client, token, {"lastName": "Only"})
     auth = _bearer(api_token)
 
+    settle()  # on PostgreSQL, what other sessions have open holds the list back
     page = described(client.get("/api/v1/records", **auth), "GET", "/api/v1/records")
     assert len(page["records"]) == 2 and page["hasMore"] is False
     one = described(

@@ -20,6 +20,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import Unsatisfiable
+from jsonschema import Draft202012Validator
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -111,6 +112,7 @@ def _check_served(served: str, url_id: int, secrets: Secrets) -> None:
             found, statuses = _fuzz(served, operation, mode, fixed, secrets)
             failures += found
             answered[f"{operation.method.upper()} {operation.path} {mode.value}"] = statuses
+    failures += _undeclared_methods(served, ids, secrets)
     # What the run reached, for whoever reads the output (-s).
     for name, statuses in answered.items():
         print(f"schemathesis: {name}: {dict(sorted(statuses.items()))}")
@@ -122,6 +124,44 @@ def _check_served(served: str, url_id: int, secrets: Secrets) -> None:
     assert not failures, f"{len(failures)} failing cases; the first:\n" + "\n---\n".join(
         failures[:MAX_REPORTED]
     )
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _undeclared_methods(served: str, ids: dict[str, Any], secrets: Secrets) -> list[str]:
+    """Every method a path does not declare gets the 405 its operation describes, with Allow.
+
+    Schemathesis' unsupported_method check runs in its coverage phase, which the strategies
+    above do not run; this is that check, for every path and method.
+    """
+    document = build_document()
+    failures = []
+    for path, item in document["paths"].items():
+        (declared,) = item.values()
+        answer = declared["responses"].get("405")
+        url = served + path.format(**ids)
+        headers = {"Authorization": f"Bearer {secrets.api_token}"}
+        for method in METHODS:
+            if method.lower() in item:
+                continue
+            response = httpx.request(method, url, headers=headers, timeout=60)
+            problems = []
+            if answer is None or response.status_code != 405:
+                problems.append(f"answered {response.status_code}, not a described 405")
+            elif "Allow" not in response.headers:
+                problems.append("no Allow header")
+            else:
+                content = answer.get("content", {})
+                media = response.headers.get("Content-Type", "").split(";")[0]
+                if content and media not in content:
+                    problems.append(f"answered {media}")
+                elif content:
+                    schema = {**content[media]["schema"], "components": document["components"]}
+                    if not Draft202012Validator(schema).is_valid(response.json()):
+                        problems.append("body not as described")
+            failures += [secrets.mask(f"{method} {path}: {p}") for p in problems]
+    return failures
 
 
 def _fuzz(
