@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "leadpost.webhooks",
     "leadpost.vendors",
     "leadpost.returns",
+    "leadpost.apidoc",
 ]
 
 MIDDLEWARE = [
