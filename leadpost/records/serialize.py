@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import reverse
 
 from leadpost.accounts.models import User
+from leadpost.consent.present import consent_json
 from leadpost.records.models import Attachment, AttachmentState, Note, Record, RecordType
 
 
@@ -76,6 +77,7 @@ def record_json(record: Record) -> dict[str, Any]:
     }
     # Pinned first, then in the order they were posted.
     data["notes"] = [note_json(note) for note in record.notes.all()]
+    data["consent"] = consent_json(record)  # SPEC §14; joined by RECORD_RELATED
     return data
 
 
@@ -117,4 +119,5 @@ RECORD_RELATED = (
     "project_code",
     "servicing_agent",
     "lead_source_agent",
+    "consent",
 )

@@ -98,6 +98,7 @@ def test_record_detail_shows_every_field_normalised(client, vendor_url, api_toke
         "routing": None,
         "customFields": {},
         "notes": [],
+        "consent": None,
     }
 
 
