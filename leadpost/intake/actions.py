@@ -407,7 +407,7 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         warnings += _unrouted_warnings(decision)
     fastsql.insert(record)
     if post.parsed.consent:  # most posts carry none, and then cost no statement (SPEC §14)
-        store_evidence(record.pk, post.config.account, post.parsed.consent)
+        store_evidence(record.pk, post.config.account, post.parsed.consent, now=post.received_at)
     store_custom_values(record, post.custom)
     if post.workflows:
         run_workflows(record, facts, at=post.received_at, today=post.today)
@@ -604,7 +604,9 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
             lists.update(made)
         else:
             refused.append(_refused(_LIST_PARAMETERS[name], _LIST_PARAMETERS[name]))
-    if parsed.consent and not _try(store_evidence, record.pk, account, parsed.consent):
+    if parsed.consent and not _try(
+        store_evidence, record.pk, account, parsed.consent, now=post.received_at
+    ):
         refused.append(_refused(None, "The consent evidence"))
     for custom_field, checked in post.custom:
         if not _try(store_custom_values, record, [(custom_field, checked)]):

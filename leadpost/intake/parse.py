@@ -434,23 +434,25 @@ class _Parser:
 
     def consent(self) -> None:
         for names, key, check, code, rule in _CONSENT:
-            sent = [(name, value) for name in names if (value := self.take(name)) is not None]
-            if not sent:
-                continue
-            name, value = sent[0]
-            for other, other_value in sent[1:]:
-                if other_value != value:
+            used: tuple[str, str] | None = None
+            for name in names:
+                value = self.take(name)
+                if value is None:
+                    continue
+                result = check(value)
+                if result is None:
+                    self.warn(name, code, f"{name} {quoted(value)} {rule}; not stored")
+                elif used is None:
+                    used = (name, result)
+                    self.lead.consent[key] = result
+                elif result != used[1]:
+                    # The name the vendors' scripts write wins over its alternative.
                     self.warn(
-                        other,
+                        name,
                         "conflicting_value",
-                        f"{other} and {name} were both sent, with different values; "
-                        f"{name} was used",
+                        f"{name} and {used[0]} were both sent, with different values; "
+                        f"{used[0]} was stored",
                     )
-            result = check(value)
-            if result is None:
-                self.warn(name, code, f"{name} {quoted(value)} {rule}; not stored")
-            else:
-                self.lead.consent[key] = result
 
     def agents(self) -> None:
         first = self.take("servicingAgentFirstName")

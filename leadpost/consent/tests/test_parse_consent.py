@@ -81,6 +81,10 @@ def test_both_names_with_different_values_use_the_scripts_name_and_say_so() -> N
     assert codes(lead) == [("trustedFormCertUrl", "conflicting_value")]
     assert lead.consent == {"trustedform_cert_url": CERT}
     assert parse({"leadid_token": LEADID, "universal_leadid": LEADID}).warnings == []
+    # A bad value under one name does not hide a good one under the other.
+    lead = parse({"leadid_token": "zz", "universal_leadid": LEADID})
+    assert codes(lead) == [("leadid_token", "invalid_format")]
+    assert lead.consent == {"leadid_token": LEADID}
 
 
 def test_a_post_without_evidence_has_none() -> None:
