@@ -66,7 +66,11 @@ def test_evidence_is_stored_and_in_the_api_json(post: PostFn, client: Client, ap
             "error": None,
         },
     }
-    # The list shows it the same way.
+
+
+@pytest.mark.django_db(transaction=True)  # the list shows committed records only (SPEC §11)
+def test_the_record_list_shows_the_evidence(post: PostFn, client: Client, api_token: str):
+    post(lead(**EVIDENCE))
     listed = client.get("/api/v1/records", HTTP_AUTHORIZATION=f"Bearer {api_token}").json()
     assert listed["records"][0]["consent"]["leadiDToken"] == LEADID
 

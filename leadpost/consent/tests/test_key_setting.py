@@ -76,3 +76,13 @@ def test_only_the_accounts_user_managers_reach_the_key(
     assert client.post(page(agency), form(agency, trustedform_key=KEY)).status_code in (302, 404)
     agency.refresh_from_db()
     assert agency.trustedform_api_key == ""
+
+
+def test_another_trustedform_address_is_refused_in_production() -> None:
+    from leadpost.intake.tests.test_serve_settings import _leadpost
+
+    done = _leadpost("check", LEADPOST_TRUSTEDFORM_BASE="http://127.0.0.1:9/")
+    assert done.returncode != 0
+    assert "LEADPOST_TRUSTEDFORM_BASE sends TrustedForm API keys" in done.stderr
+    assert "only accepted with LEADPOST_DEV=1" in done.stderr
+    assert "Traceback" not in done.stderr
