@@ -17,6 +17,7 @@ from leadpost.conftest import PostFn
 from leadpost.consent.models import ClaimState, ConsentEvidence
 from leadpost.intake.models import LeadPostUrl, PostLog
 from leadpost.lib.encryption import encrypt_secret
+from leadpost.records.tests.test_api_cursor import settle
 from leadpost.webhooks.models import WebhookEvent
 from leadpost.webhooks.tasks import event_body
 from leadpost.webhooks.tests.conftest import subscribe
@@ -71,6 +72,7 @@ def test_evidence_is_stored_and_in_the_api_json(post: PostFn, client: Client, ap
 @pytest.mark.django_db(transaction=True)  # the list shows committed records only (SPEC §11)
 def test_the_record_list_shows_the_evidence(post: PostFn, client: Client, api_token: str):
     post(lead(**EVIDENCE))
+    settle()  # on PostgreSQL, any session's open transaction holds the list's horizon back
     listed = client.get("/api/v1/records", HTTP_AUTHORIZATION=f"Bearer {api_token}").json()
     assert listed["records"][0]["consent"]["leadiDToken"] == LEADID
 
