@@ -50,6 +50,9 @@ class Account(models.Model):
         help_text="Operators only. Lets this account's webhooks post to 10/8, 172.16/12, "
         "192.168/16, 100.64/10 and fc00::/7, on any port.",
     )
+    # SPEC §14: the agency's TrustedForm API key, encrypted (lib/encryption.encrypt_secret); empty
+    # when none. Never shown back on a page: only whether it is set.
+    trustedform_api_key = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Moves on every change to what posts read about the account (its value lists, users, groups,
     # custom fields, Lead Post URLs, itself): every post reads it with its URL, and throws away

@@ -15,12 +15,13 @@ from typing import Any
 
 from django.conf import settings
 
+from leadpost.consent.models import ClaimState
+from leadpost.consent.present import CONSENT_KEYS
+from leadpost.intake.guide import RULES
 from leadpost.intake.notes_parse import MAX_FILES_PER_NOTE, MAX_NOTES, NOTE_PARAMETER_NAMES
 from leadpost.intake.parse import (
     CUSTOM_PREFIX,
     INDIVIDUAL_ONLY,
-    MAX_EXTERNAL_ID,
-    MAX_LIST_VALUE,
     STANDARD_PARAMETERS,
 )
 from leadpost.intake.views import FORM_TYPE
@@ -39,75 +40,8 @@ NOT_BLANK = r"\S"
 API_VERSION = "1"
 
 # What each standard parameter means and which rule it is held to (SPEC §5, §6), with an example
-# value. A parameter the parser knows and this table does not still appears (generated from
-# STANDARD_PARAMETERS), described as "see SPEC §5"; a test fails until it has its line here.
-PARAMETER_RULES: dict[str, tuple[str, str]] = {
-    "firstName": ("Required: a post without it is rejected (400).", "Jane"),
-    "lastName": ("Required: a post without it is rejected (400).", "Roe"),
-    "middleInitial": ("One letter, optionally followed by a period.", "Q"),
-    "title": ("Free text (Mr., Dr., ...).", "Dr."),
-    "birthDate": ("A real date as MM/DD/YYYY, not after the day received.", "02/14/1980"),
-    "leadDate": (
-        "A real date as MM/DD/YYYY; the day received (the account's time zone) when absent or "
-        "invalid.",
-        "12/01/2026",
-    ),
-    "ssn": (
-        "9 digits written ddd-dd-dddd or ddddddddd; stored encrypted, shown only masked "
-        "(***-**-1234).",
-        "123-45-6789",
-    ),
-    "gender": ("F or M (any case).", "F"),
-    "smokerStatus": ("Y or N (any case).", "N"),
-    "email": ("An e-mail address (syntax only, no DNS look-up).", "jane.roe@example.com"),
-    "homePhone": (
-        "A US phone number, no extension; stored as (319) 555-0000.",
-        "319-555-0100",
-    ),
-    "cellPhone": ("A US phone number, no extension; stored as (319) 555-0000.", "3195550101"),
-    "businessPhone": (
-        "A US phone number, no extension; stored as (319) 555-0000. Individual only.",
-        "(319) 555-0102",
-    ),
-    "street1": ("Street address; stored only with a valid stateAbbrev or zip.", "1 Main St"),
-    "street2": ("Street address, second line; as street1.", "Apt 2"),
-    "city": ("City; as street1.", "Iowa City"),
-    "stateAbbrev": (
-        "A USPS state code; derived from zip when absent.",
-        "IA",
-    ),
-    "zip": ("5 digits or ZIP+4 (52240 or 52240-1234).", "52240"),
-    "county": ("The county of the zip (checked against it); needs a valid zip.", "Johnson"),
-    "externalID": (
-        f"The vendor's id of the lead, at most {MAX_EXTERNAL_ID} characters: a second post with "
-        "the same externalID to this account answers `duplicate` and makes no record.",
-        "DL-000123",
-    ),
-    "status": (
-        f"A value of the account's Status list (the Sales Status list in Sales Record mode), "
-        f"matched ignoring case and extra spaces; a new value is added to the list. At most "
-        f"{MAX_LIST_VALUE} characters.",
-        "New",
-    ),
-    "leadSource": ("A value of the account's Lead Source list; as status.", "Web"),
-    "type": ("A value of the account's Type list; as status. Individual only.", "Medicare"),
-    "projectCode": (
-        "A value of the account's Project Code list; as status. Individual only.",
-        "Q4",
-    ),
-    "leadSourceOther": ("Free text. Individual only.", "TV spot"),
-    "servicingAgentFirstName": (
-        "With servicingAgentLastName: the agent assigned, matched by name. `auto` alone asks "
-        "for Lead Routing where the account has it.",
-        "Alice",
-    ),
-    "servicingAgentLastName": ("With servicingAgentFirstName.", "Agent"),
-    "leadSourceAgentFirstName": (
-        "With leadSourceAgentLastName: the agent credited with the lead. Individual only.",
-        "Bob",
-    ),
-    "leadSourceAgentLastName": ("With leadSourceAgentFirstName. Individual only.", "Broker"),
-}
+# value: the vendor's guide's own words (one table for both documents).
+PARAMETER_RULES = RULES
 
 _NOTE_RULES: dict[str, str] = {
     "subject_text": "Note N's subject (at most 65,535 bytes); a note needs both subject and body.",
@@ -155,7 +89,9 @@ def lead_form_schema() -> Schema:
         rule, example = PARAMETER_RULES.get(name, ("See SPEC §5.", ""))
         if name in INDIVIDUAL_ONLY:
             rule += " Ignored, with a warning, when the account makes Sales Records."
-        properties[name] = {"type": "string", "description": rule, "examples": [example]}
+        properties[name] = {"type": "string", "description": rule}
+        if example:
+            properties[name]["examples"] = [example]
         if name in ("firstName", "lastName"):
             properties[name]["pattern"] = NOT_BLANK
     for name in NOTE_PARAMETER_NAMES:
@@ -297,6 +233,11 @@ def _components() -> dict[str, Any]:
                 },
                 "warnings": warnings,
                 "cap": _ref("Cap"),
+                "consent": {
+                    **_ref("ConsentValues"),
+                    "description": "The consent evidence a real post would store (SPEC §14), "
+                    "when the post carries some.",
+                },
             },
             description="A dry run: parsed, checked and routed as a real post; nothing stored.",
         ),
@@ -416,8 +357,31 @@ def _components() -> dict[str, Any]:
         "businessPhone": NULLABLE_STRING,
         "leadSourceAgent": _nullable(_ref("Agent")),
     }
+    consent_values = _obj(
+        list(CONSENT_KEYS),
+        {key: NULLABLE_STRING for key in CONSENT_KEYS},
+        description="What the post carried as TCPA consent evidence, each value as checked.",
+    )
+    claim = _obj(
+        ["state", "attempts", "claimedAt", "expiresAt", "pageUrl", "consentText", "error"],
+        {
+            "state": {"enum": [state for state in ClaimState.values if state]},
+            "attempts": INTEGER,
+            "claimedAt": _nullable(TIME),
+            "expiresAt": _nullable(TIME),
+            "pageUrl": NULLABLE_STRING,
+            "consentText": NULLABLE_STRING,
+            "error": NULLABLE_STRING,
+        },
+        description="The TrustedForm claim of the certificate; null when none was sent.",
+    )
+    consent_evidence = _obj(
+        [*CONSENT_KEYS, "claim"],
+        {**{key: NULLABLE_STRING for key in CONSENT_KEYS}, "claim": _nullable(claim)},
+        description="A record's consent evidence and its claim's outcome (SPEC §14).",
+    )
     record = _obj(
-        [*common, "customFields", "notes", "returned"],
+        [*common, "customFields", "notes", "returned", "consent"],
         {
             **common,
             **{
@@ -449,6 +413,10 @@ def _components() -> dict[str, Any]:
                     )
                 ),
                 "description": "The record's return to its vendor (SPEC §14); null if none.",
+            },
+            "consent": {
+                **_nullable(_ref("ConsentEvidence")),
+                "description": "The consent evidence its post carried (SPEC §14); null if none.",
             },
         },
         description="Every stored field under the post's parameter names, values normalised.",
@@ -588,6 +556,8 @@ def _components() -> dict[str, Any]:
             **lead_answers,
             "LeadForm": lead_form_schema(),
             "Record": record,
+            "ConsentValues": consent_values,
+            "ConsentEvidence": consent_evidence,
             "RecordPage": record_page,
             "Note": note,
             "Attachment": attachment,

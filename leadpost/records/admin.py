@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from leadpost.accounts.models import MEMBERS, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
+from leadpost.consent.present import consent_html
 from leadpost.records.models import (
     Attachment,
     AttachmentState,
@@ -141,6 +142,7 @@ RECORD_FIELDS = [
     "routing_decision",
     "agent_emails",
     "custom_fields",
+    "consent_evidence",
 ]
 INDIVIDUAL_ONLY = [
     "type",
@@ -215,6 +217,10 @@ class RecordAdmin(admin.ModelAdmin[Record]):
     @admin.display(description="agent e-mails")
     def agent_emails(self, obj: Record) -> str:
         return agent_emails_of(obj)
+
+    @admin.display(description="consent evidence")
+    def consent_evidence(self, obj: Record) -> str:
+        return consent_html(obj)  # SPEC §14
 
     @admin.display(description="custom fields")
     def custom_fields(self, obj: Record) -> str:

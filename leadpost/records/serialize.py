@@ -8,6 +8,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from leadpost.accounts.models import User
+from leadpost.consent.present import consent_json
 from leadpost.records.models import Attachment, AttachmentState, Note, Record, RecordType
 
 
@@ -78,6 +79,7 @@ def record_json(record: Record) -> dict[str, Any]:
     # Pinned first, then in the order they were posted.
     data["notes"] = [note_json(note) for note in record.notes.all()]
     data["returned"] = returned_json(record)
+    data["consent"] = consent_json(record)  # SPEC §14; joined by RECORD_RELATED
     return data
 
 
@@ -134,4 +136,5 @@ RECORD_RELATED = (
     "servicing_agent",
     "lead_source_agent",
     "vendor_return__returned_by",
+    "consent",
 )

@@ -235,6 +235,12 @@ LEAD = {
     "custom_Interests": "Golf||Boating",
     "custom_Nickname": "JR",
     "custom_Nope": "x",
+    # SPEC §14's consent evidence: the record's `consent` and the dry run's answer carry it.
+    "xxTrustedFormCertUrl": "https://cert.trustedform.com/0123456789abcdef0123456789abcdef01234567",
+    "leadid_token": "01234567-89AB-CDEF-0123-456789ABCDEF",
+    "tcpaConsentText": "I agree to be called.",
+    "ipAddress": "203.0.113.7",
+    "landingPageUrl": "https://example.com/quote",
     "FirstNme": "typo",
     "attachment_note_1_subject_text": "Call notes",
     "attachment_note_1_body_text": "Wants a call after 5",
@@ -357,6 +363,8 @@ def test_read_api_answers_are_described(
     }
     assert one["leadSourceAgent"]["firstName"] == "Bob" and one["ssn"] == "***-**-6789"
     assert one["returned"] is None
+    assert one["consent"]["ipAddress"] == "203.0.113.7"
+    assert one["consent"]["claim"]["state"] == "no_key"
     RecordReturn.objects.create(
         account=vendor_url[0].account,
         record_id=record_id,
