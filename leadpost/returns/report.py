@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count
 
 from leadpost.accounts.models import Account
+from leadpost.consent.models import ClaimState
+from leadpost.consent.present import evidence_of
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 from leadpost.lib.choices import RecordType
 from leadpost.lib.logredact import redact_text
@@ -52,15 +54,37 @@ def next_month(first: dt.date) -> dt.date:
 
 
 def evidence(record: Record, post: PostLog | None) -> list[str]:
-    """What backs a return up, one line each: the post's warnings (from its post-log row).
-    The duplicate flag and the consent outcome join here (SPEC §14), so the page and the CSV
-    show them without another change."""
-    lines = []
+    """What backs a return up, one line each: the consent evidence and its claim, and the post's
+    warnings (from its post-log row) (SPEC §14)."""
+    lines = [_consent_line(record)]
     if post is not None:
         for warning in post.warnings or ():
             name = warning.get("field") or "post"
             lines.append(redact_text(f"warning {name}: {warning.get('message', '')}"))
     return lines
+
+
+def _consent_line(record: Record) -> str:
+    consent = evidence_of(record)
+    if consent is None:
+        return "consent: no evidence sent"
+    sent = [
+        label
+        for label, value in (
+            ("TrustedForm certificate", consent.trustedform_cert_url),
+            ("LeadiD token", consent.leadid_token),
+            ("consent text", consent.tcpa_consent_text),
+            ("IP address", consent.ip_address),
+            ("landing page", consent.landing_page_url),
+        )
+        if value
+    ]
+    line = "consent: " + ", ".join(sent)
+    if consent.claim_state:
+        line += f"; TrustedForm claim {ClaimState(consent.claim_state).label}"
+        if consent.claim_state == ClaimState.CLAIMED and consent.claim_expires_at:
+            line += f", expires {consent.claim_expires_at.date().isoformat()}"
+    return line
 
 
 def _text(value: str) -> str:
@@ -123,7 +147,7 @@ def returns_report(
     )
     returns = list(
         RecordReturn.objects.filter(account=account, record__in=records)
-        .select_related("record", "returned_by")
+        .select_related("record", "record__consent", "returned_by")
         .order_by("record__created_at", "record_id")
     )
     url_ids = set(leads) | {r.lead_post_url_id for r in returns}

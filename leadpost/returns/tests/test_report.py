@@ -144,7 +144,7 @@ def test_the_csv_parsed_back_has_the_vendors_then_their_returns(
     assert first["note"] == '\'=HYPERLINK("http://evil.example","click")'  # not a formula
     assert first["created_at"] == "2026-11-03T12:00:00-06:00"
     assert first["returned_by"] == "Ada Admin"
-    assert first["evidence"].startswith("warning email:")
+    assert first["evidence"].startswith("consent: no evidence sent; warning email:")
     assert returns[1]["created_at"] == "2026-11-30T23:30:00-06:00"
 
     url = vendor_url[0]
@@ -245,9 +245,28 @@ def test_sales_records_count_only_for_who_sees_sales_enablement(
     assert individual.pk != sales.pk
 
 
-def test_evidence_is_the_post_s_warnings_redacted(lead: LeadFn) -> None:
+def test_evidence_is_the_consent_and_the_post_s_warnings_redacted(lead: LeadFn) -> None:
     record = lead(email="not-an-email")
     post = record.posts.get()
     lines = evidence(record, post)
-    assert len(lines) == 1 and lines[0].startswith("warning email: ")
-    assert evidence(record, None) == []
+    assert lines[0] == "consent: no evidence sent"
+    assert len(lines) == 2 and lines[1].startswith("warning email: ")
+    assert evidence(record, None) == ["consent: no evidence sent"]
+
+
+def test_evidence_names_the_consent_sent_and_the_claim(lead: LeadFn) -> None:
+    record = lead(
+        xxTrustedFormCertUrl="https://cert.trustedform.com/0123456789abcdef0123456789abcdef01234567",
+        ipAddress="203.0.113.7",
+    )
+    (line,) = evidence(Record.objects.get(pk=record.pk), None)
+    # No TrustedForm API key on the account: the certificate is kept, not claimed.
+    assert line == (
+        "consent: TrustedForm certificate, IP address; TrustedForm claim not claimed: "
+        "the account has no TrustedForm API key"
+    )
+    record.consent.claim_state = "claimed"
+    record.consent.claim_expires_at = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    record.consent.save()
+    (line,) = evidence(Record.objects.get(pk=record.pk), None)
+    assert line.endswith("; TrustedForm claim claimed, expires 2027-03-01")
