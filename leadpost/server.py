@@ -88,6 +88,11 @@ def unsafe_settings() -> list[str]:
             "LEADPOST_FETCH_ALLOW_LOOPBACK=1: attachment and webhook URLs may reach this machine's "
             "own ports."
         )
+    if settings.LEADPOST_TRUSTEDFORM_BASE != "https://cert.trustedform.com/":
+        found.append(
+            f"LEADPOST_TRUSTEDFORM_BASE={settings.LEADPOST_TRUSTEDFORM_BASE}: TrustedForm "
+            "certificates (and the agencies' API keys) go there, not to TrustedForm."
+        )
     if settings.DEBUG:
         found.append("LEADPOST_DEBUG=1: error pages show settings and code. Never in production.")
     return found

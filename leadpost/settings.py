@@ -132,6 +132,9 @@ INSTALLED_APPS = [
     "leadpost.routing",
     "leadpost.webhooks",
     "leadpost.vendors",
+    "leadpost.returns",
+    "leadpost.apidoc",
+    "leadpost.consent",
 ]
 
 MIDDLEWARE = [
@@ -404,6 +407,18 @@ LOGGING = {
 # Switches that weaken a protection exist for development and tests only (settings_test.py sets
 # LEADPOST_TESTING). Anywhere else they refuse to start, rather than run unsafe without a word.
 LEADPOST_TESTING = env_bool("LEADPOST_TESTING", False)
+# Where TrustedForm certificates are claimed (SPEC §14): TrustedForm itself. Tests point it at a
+# server on 127.0.0.1; anywhere else another address would receive the agencies' API keys.
+LEADPOST_TRUSTEDFORM_BASE = env_str("LEADPOST_TRUSTEDFORM_BASE") or "https://cert.trustedform.com/"
+if (
+    LEADPOST_TRUSTEDFORM_BASE != "https://cert.trustedform.com/"
+    and not DEV
+    and not LEADPOST_TESTING
+):
+    raise ImproperlyConfigured(
+        "LEADPOST_TRUSTEDFORM_BASE sends TrustedForm API keys to another address than TrustedForm; "
+        "it is only accepted with LEADPOST_DEV=1 (development) or in the test suite."
+    )
 if LEADPOST_FETCH_ALLOW_LOOPBACK and not DEV and not LEADPOST_TESTING:
     raise ImproperlyConfigured(
         "LEADPOST_FETCH_ALLOW_LOOPBACK=1 lets vendors' attachment URLs reach this machine's own "

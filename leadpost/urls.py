@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("leadpost.intake.urls")),
     path("api/v1/", include("leadpost.records.urls")),
     path("api/v1/", include("leadpost.vendors.urls")),
+    path("api/v1/", include("leadpost.apidoc.urls")),  # the OpenAPI document and its page
     path("admin/", admin.site.urls),  # operators (superusers)
     path("staff/", staff_site.urls),  # agency staff, scoped to their account
     path("", RedirectView.as_view(url="/staff/", permanent=False)),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -21,6 +22,7 @@ from leadpost.accounts.models import (
 )
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
 from leadpost.accounts.tenancy import AccountRowsForm
+from leadpost.lib.encryption import encrypt_secret
 
 
 class UserForm(AccountRowsForm[User], UserChangeForm[User]):
@@ -214,8 +216,57 @@ class StaffSecurityGroupAdmin(AccountScopedAdmin[SecurityGroup], SecurityGroupAd
     view_needs = change_needs = (Permission.MANAGE_USERS,)
 
 
+class TrustedFormKeyForm(forms.ModelForm[Account]):
+    """An account's settings with its TrustedForm API key (SPEC §14): written, never shown back."""
+
+    trustedform_key = forms.CharField(
+        label="TrustedForm API key",
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="From the Settings tab of your TrustedForm account. With a key, every "
+        "certificate a vendor sends is claimed. Leave empty to keep the current key.",
+    )
+    clear_trustedform_key = forms.BooleanField(
+        label="Remove the TrustedForm API key", required=False
+    )
+
+    class Meta:
+        model = Account
+        fields: list[str] = []
+
+    def clean_trustedform_key(self) -> str:
+        key: str = self.cleaned_data.get("trustedform_key") or ""
+        # Sent in an Authorization header: printable ASCII only, or the claim could not be made.
+        if key and not all("!" <= ch <= "~" for ch in key):
+            raise forms.ValidationError(
+                "A TrustedForm API key is letters, digits and punctuation, without spaces."
+            )
+        return key
+
+
+class TrustedFormKeyAdmin(admin.ModelAdmin[Account]):
+    """The TrustedForm key's fields on an account's page; the key itself never leaves the row."""
+
+    form = TrustedFormKeyForm
+    trustedform_fields = ("trustedform_key_state", "trustedform_key", "clear_trustedform_key")
+
+    @admin.display(description="TrustedForm API key")
+    def trustedform_key_state(self, obj: Account) -> str:
+        return "set" if obj.trustedform_api_key else "not set"
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        key = form.cleaned_data.get("trustedform_key")
+        if key:
+            obj.trustedform_api_key = encrypt_secret(key)
+        elif form.cleaned_data.get("clear_trustedform_key"):
+            obj.trustedform_api_key = ""
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(Account, site=staff_site)
-class StaffAccountAdmin(AccountScopedAdmin[Account]):
+class StaffAccountAdmin(AccountScopedAdmin[Account], TrustedFormKeyAdmin):
     """The agency's own settings: its time zone, where unroutable "Auto" leads go, and the
     window of cross-vendor duplicates (SPEC §14).
 
@@ -233,8 +284,9 @@ class StaffAccountAdmin(AccountScopedAdmin[Account]):
         "premium_workflows",
         "fallback_agent",
         "duplicate_window_days",
+        *TrustedFormKeyAdmin.trustedform_fields,
     ]
-    readonly_fields = ["name", "record_mode", "premium_workflows"]
+    readonly_fields = ["name", "record_mode", "premium_workflows", "trustedform_key_state"]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

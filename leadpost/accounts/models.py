@@ -64,6 +64,9 @@ class Account(models.Model):
         help_text="A new lead whose phone, e-mail or SSN matches a lead of another Lead Post URL "
         "made within this many days is flagged as a possible duplicate. 0 turns it off.",
     )
+    # SPEC §14: the agency's TrustedForm API key, encrypted (lib/encryption.encrypt_secret); empty
+    # when none. Never shown back on a page: only whether it is set.
+    trustedform_api_key = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Moves on every change to what posts read about the account (its value lists, users, groups,
     # custom fields, Lead Post URLs, itself): every post reads it with its URL, and throws away

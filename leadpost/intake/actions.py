@@ -20,6 +20,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadpost.accounts.models import User
+from leadpost.consent.actions import store_evidence
 from leadpost.intake import caps
 from leadpost.intake.caps import CapHit
 from leadpost.intake.config import AccountConfig
@@ -100,6 +101,8 @@ class PostOutcome:
     new_list_values: list[tuple[ListName, str]] = field(default_factory=list)
     external_id: str | None = None
     cap: CapHit | None = None
+    # SPEC §14: the consent evidence a dry run would store (field -> checked value).
+    consent: dict[str, str] = field(default_factory=dict)
 
 
 class _OverCap(Exception):
@@ -440,6 +443,8 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         warnings += _unrouted_warnings(decision)
     fastsql.insert(record)
     _write_match_keys(post, record)
+    if post.parsed.consent:  # most posts carry none, and then cost no statement (SPEC §14)
+        store_evidence(record.pk, post.config.account, post.parsed.consent, now=post.received_at)
     store_custom_values(record, post.custom)
     if post.workflows:
         run_workflows(record, facts, at=post.received_at, today=post.today)
@@ -645,6 +650,10 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
             lists.update(made)
         else:
             refused.append(_refused(_LIST_PARAMETERS[name], _LIST_PARAMETERS[name]))
+    if parsed.consent and not _try(
+        store_evidence, record.pk, account, parsed.consent, now=post.received_at
+    ):
+        refused.append(_refused(None, "The consent evidence"))
     for custom_field, checked in post.custom:
         if not _try(store_custom_values, record, [(custom_field, checked)]):
             refused.append(_refused(f"custom_{custom_field.name}", f"custom_{custom_field.name}"))
@@ -792,4 +801,5 @@ def _dry_run(post: _Post) -> PostOutcome:
             (name, value) for name, value in post.wanted_lists.items() if name not in post.lists
         ],
         cap=hit,
+        consent=parsed.consent,
     )

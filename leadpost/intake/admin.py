@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -11,13 +12,46 @@ from django.utils.html import format_html
 
 from leadpost.accounts.models import Permission, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site
-from leadpost.intake.models import LeadPostUrl, LeadPostUrlQuerySet, PostLog
+from leadpost.intake import guide_views
+from leadpost.intake.models import (
+    DEFAULT_RETURN_WINDOW_DAYS,
+    MAX_RETURN_WINDOW_DAYS,
+    GuideLink,
+    LeadPostUrl,
+    LeadPostUrlQuerySet,
+    PostLog,
+)
 from leadpost.records.models import RecordType
 from leadpost.vendors.views import url_summary
 
 
+class LeadPostUrlForm(forms.ModelForm[LeadPostUrl]):
+    # Empty means the default, not an error; a form of before the field (an open tab, a script)
+    # still saves, keeping the URL's window.
+    return_window_days = forms.IntegerField(
+        label="Return window (days)",
+        required=False,
+        min_value=0,
+        max_value=MAX_RETURN_WINDOW_DAYS,
+        help_text="Days after a record's creation during which staff may return it to this "
+        f"vendor, 0 to {MAX_RETURN_WINDOW_DAYS}; 0: this vendor takes no returns. Empty: "
+        f"{DEFAULT_RETURN_WINDOW_DAYS}.",
+    )
+
+    class Meta:
+        model = LeadPostUrl
+        fields = ["return_window_days"]  # the admin adds the rest of its fields
+
+    def clean_return_window_days(self) -> int:
+        if "return_window_days" not in self.data:
+            return self.instance.return_window_days
+        days: int | None = self.cleaned_data["return_window_days"]
+        return DEFAULT_RETURN_WINDOW_DAYS if days is None else days
+
+
 @admin.register(LeadPostUrl)
 class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
+    form = LeadPostUrlForm
     list_display = [
         "label",
         "account",
@@ -40,6 +74,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
         "price_per_lead",
         "cap_per_day",
         "cap_per_month",
+        "return_window_days",
         "prefix",
         "created_at",
         "disabled_at",
@@ -88,6 +123,7 @@ class LeadPostUrlAdmin(admin.ModelAdmin[LeadPostUrl]):
             "price_per_lead",
             "cap_per_day",
             "cap_per_month",
+            "return_window_days",
         ]
         if any(getattr(obj, name) != getattr(row, name) for name in settings):
             for name in settings:
@@ -179,7 +215,8 @@ class PostLogAdmin(admin.ModelAdmin[PostLog]):
 @admin.register(LeadPostUrl, site=staff_site)
 class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
     view_needs = change_needs = (Permission.MANAGE_URLS,)
-    change_form_template = "staff/vendors/leadposturl_change_form.html"
+    # The vendors' summary template, with the vendor's guide box (intake/guide_views.py).
+    change_form_template = "staff/intake/leadposturl_change_form.html"
 
     def change_view(
         self,
@@ -191,8 +228,18 @@ class StaffLeadPostUrlAdmin(AccountScopedAdmin[LeadPostUrl], LeadPostUrlAdmin):
         # The vendor's last 7 days above the form, for users who may read them (SPEC §13).
         summary = url_summary(request, object_id) if request.method == "GET" else {}
         return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), **summary}
+            request,
+            object_id,
+            form_url,
+            {**(extra_context or {}), **summary, **self.guide_context(request, object_id)},
         )
+
+    def guide_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        """The guide box's links and the shared link's state (issue 15), for this account's URL."""
+        url = self.get_object(request, object_id)  # scoped to the user's account
+        if url is None:
+            return {}
+        return {"guide_url_id": url.pk, "guide_live_link": GuideLink.live(url)}
 
     def has_delete_permission(self, request: HttpRequest, obj: LeadPostUrl | None = None) -> bool:
         return False  # disable instead: the post log keeps pointing at the URL
@@ -224,3 +271,16 @@ class StaffPostLogAdmin(AccountScopedAdmin[PostLog], PostLogAdmin):
         ("lead_post_url", admin.RelatedOnlyFieldListFilter),
         "received_at",
     ]
+
+
+# The vendor's guide pages (issue 15), on the staff site beside the URL's page.
+staff_site.add_page("lead-post-urls/<str:url_id>/guide/", guide_views.staff_guide, "url_guide")
+staff_site.add_page(
+    "lead-post-urls/<str:url_id>/guide/print/", guide_views.staff_guide_print, "url_guide_print"
+)
+staff_site.add_page(
+    "lead-post-urls/<str:url_id>/guide/share/", guide_views.share_guide, "url_guide_share"
+)
+staff_site.add_page(
+    "lead-post-urls/<str:url_id>/guide/revoke/", guide_views.revoke_guide, "url_guide_revoke"
+)

@@ -34,6 +34,9 @@ class ParsedLead:
     ssn: str | None = field(default=None, repr=False)
     custom: dict[str, str] = field(default_factory=dict)  # custom_<Name> -> trimmed value
     notes: list[ParsedNote] = field(default_factory=list)
+    # SPEC §14 consent evidence that passed its checks: ConsentEvidence field -> value. Empty for
+    # most posts, which then write no evidence row.
+    consent: dict[str, str] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from leadpost.accounts.models import Account
 from leadpost.lib.choices import RecordType
-from leadpost.lib.tokens import issue_token
+from leadpost.lib.tokens import TOKEN_CHARS, hash_token, issue_token
 
 
 class LeadPostUrlQuerySet(models.QuerySet["LeadPostUrl"]):
@@ -43,6 +43,10 @@ class LeadPostUrlQuerySet(models.QuerySet["LeadPostUrl"]):
 
 # The largest cap a form takes: beyond any vendor's volume, well inside a 32-bit counter.
 MAX_CAP = 100_000_000
+# Returns (SPEC §14): a week unless the agency agreed otherwise with the vendor; a year at most,
+# beyond which no vendor takes a lead back.
+DEFAULT_RETURN_WINDOW_DAYS = 7
+MAX_RETURN_WINDOW_DAYS = 365
 
 
 class LeadPostUrl(models.Model):
@@ -92,6 +96,12 @@ class LeadPostUrl(models.Model):
         help_text="Records this URL may create per calendar month, in the account's time zone. "
         "Empty: no cap.",
     )
+    return_window_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_RETURN_WINDOW_DAYS,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_RETURN_WINDOW_DAYS)],
+        help_text="Days after a record's creation during which staff may return it to this "
+        f"vendor (0 to {MAX_RETURN_WINDOW_DAYS}); 0: this vendor takes no returns.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
 
@@ -108,6 +118,10 @@ class LeadPostUrl(models.Model):
             models.CheckConstraint(
                 condition=Q(cap_per_month__isnull=True) | Q(cap_per_month__gte=1),
                 name="lead_post_url_cap_per_month_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(return_window_days__lte=MAX_RETURN_WINDOW_DAYS),
+                name="lead_post_url_return_window_bounded",
             ),
         ]
 
@@ -263,3 +277,72 @@ class CapCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_post_url_id} {self.period} {self.period_start}: {self.count}"
+
+
+class GuideLink(models.Model):
+    """A shared link to one Lead Post URL's vendor guide (issue 15), opened without logging in.
+
+    A capability URL of its own: a random token stored only as its hash (lib/tokens.py), shown
+    once when made, unrelated to the posting token, which the shared guide never holds. At most
+    one live link per URL (the partial unique constraint): sharing again revokes the previous
+    link, so "who can read this guide" is always one link the agency can see and revoke.
+    """
+
+    lead_post_url = models.ForeignKey(
+        LeadPostUrl, on_delete=models.CASCADE, related_name="guide_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead_post_url"],
+                condition=Q(revoked_at__isnull=True),
+                name="guide_link_one_live_per_url",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Guide link {self.prefix}… of {self.lead_post_url_id}"
+
+    @classmethod
+    def share(cls, url: LeadPostUrl, by: Any = None) -> tuple[GuideLink, str]:
+        """A new link to `url`'s guide, revoking the live one; its token is returned here only."""
+        secret = issue_token()
+        with transaction.atomic():
+            # The URL's row lock serialises two admins sharing at once: the second revokes the
+            # first's link instead of failing on the one-live-link constraint.
+            LeadPostUrl.objects.select_for_update().filter(pk=url.pk).first()
+            cls.revoke_all(url)
+            link = cls.objects.create(
+                lead_post_url=url, token_hash=secret.hash, prefix=secret.prefix, created_by=by
+            )
+        return link, secret.token
+
+    @classmethod
+    def revoke_all(cls, url: LeadPostUrl) -> int:
+        """Revoke `url`'s live link, if any; how many were revoked (0 or 1)."""
+        return cls.objects.filter(lead_post_url=url, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
+    @classmethod
+    def live(cls, url: LeadPostUrl) -> GuideLink | None:
+        return cls.objects.filter(lead_post_url=url, revoked_at__isnull=True).first()
+
+    @classmethod
+    def find(cls, token: str) -> GuideLink | None:
+        """The live link with this token, or None (unknown and revoked alike)."""
+        if len(token) != TOKEN_CHARS:
+            return None  # no hashing of whatever length a client sends
+        return (
+            cls.objects.select_related("lead_post_url__account")
+            .filter(token_hash=hash_token(token), revoked_at__isnull=True)
+            .first()
+        )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from email_validator import EmailNotValidError, validate_email
 
+from leadpost.consent import evidence
 from leadpost.intake.lead import AccountConfig, ParsedLead
 from leadpost.intake.notes_parse import NOTE_PARAMETER_NAMES, is_note_parameter, parse_notes
 from leadpost.lib.address import USPS_STATE_CODES, county_for_zip, state_for_zip
@@ -41,6 +42,47 @@ _LISTS = {
 }
 _STREET = {"street1": "street1", "street2": "street2", "city": "city"}
 _CHOICES = {"gender": ("gender", ("F", "M")), "smokerStatus": ("smoker_status", ("Y", "N"))}
+# SPEC §14 consent evidence: parameter names (the first the one the vendors' scripts write, then
+# its alternative), the ConsentEvidence field, the check and its rule for the warning.
+_CONSENT: tuple[tuple[tuple[str, ...], str, Callable[[str], str | None], str, str], ...] = (
+    (
+        evidence.CERT_URL_PARAMETERS,
+        "trustedform_cert_url",
+        evidence.trustedform_cert_url,
+        "invalid_url",
+        "is not a TrustedForm certificate URL (https://cert.trustedform.com/ and the "
+        "certificate id, nothing else)",
+    ),
+    (
+        evidence.LEADID_PARAMETERS,
+        "leadid_token",
+        evidence.leadid_token,
+        "invalid_format",
+        f"is not a LeadiD token (hex digits and dashes, up to {evidence.MAX_LEADID} characters)",
+    ),
+    (
+        ("tcpaConsentText",),
+        "tcpa_consent_text",
+        evidence.consent_text,
+        "too_long",
+        f"is over {evidence.MAX_CONSENT_TEXT:,} characters",
+    ),
+    (
+        ("ipAddress",),
+        "ip_address",
+        evidence.ip_address,
+        "invalid_ip",
+        "is not an IPv4 or IPv6 address",
+    ),
+    (
+        ("landingPageUrl",),
+        "landing_page_url",
+        evidence.landing_page_url,
+        "invalid_url",
+        f"is not an http:// or https:// URL of up to {evidence.MAX_LANDING_URL:,} characters",
+    ),
+)
+CONSENT_PARAMETERS: frozenset[str] = frozenset(name for names, *_ in _CONSENT for name in names)
 
 STANDARD_PARAMETERS: frozenset[str] = frozenset(
     {
@@ -64,6 +106,7 @@ STANDARD_PARAMETERS: frozenset[str] = frozenset(
         *_LISTS,
         *_STREET,
         *_CHOICES,
+        *CONSENT_PARAMETERS,
     }
 )
 
@@ -124,6 +167,14 @@ _ALIASES = {
     "zipcode": "zip",
     "postalcode": "zip",
     "socialsecuritynumber": "ssn",
+    "trustedform": "xxTrustedFormCertUrl",
+    "trustedformurl": "xxTrustedFormCertUrl",
+    "leadid": "leadid_token",
+    "jornaya": "leadid_token",
+    "tcpa": "tcpaConsentText",
+    "consenttext": "tcpaConsentText",
+    "ip": "ipAddress",
+    "landingpage": "landingPageUrl",
 }
 
 
@@ -381,6 +432,28 @@ class _Parser:
             else:
                 self.lead.lists[kind] = value
 
+    def consent(self) -> None:
+        for names, key, check, code, rule in _CONSENT:
+            used: tuple[str, str] | None = None
+            for name in names:
+                value = self.take(name)
+                if value is None:
+                    continue
+                result = check(value)
+                if result is None:
+                    self.warn(name, code, f"{name} {quoted(value)} {rule}; not stored")
+                elif used is None:
+                    used = (name, result)
+                    self.lead.consent[key] = result
+                elif result != used[1]:
+                    # The name the vendors' scripts write wins over its alternative.
+                    self.warn(
+                        name,
+                        "conflicting_value",
+                        f"{name} and {used[0]} were both sent, with different values; "
+                        f"{used[0]} was stored",
+                    )
+
     def agents(self) -> None:
         first = self.take("servicingAgentFirstName")
         last = self.take("servicingAgentLastName")
@@ -505,6 +578,7 @@ def parse_lead(params: Mapping[str, str], mode: RecordType, config: AccountConfi
     parser.address()
     parser.lists()
     parser.agents()
+    parser.consent()
     lead.notes, note_warnings = parse_notes(params)
     lead.warnings.extend(note_warnings)
     lead.warnings.extend(_unknown_warnings(unknown))

@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
+from leadpost.consent.evidence import nine_digits_are_ordinary
 from leadpost.lib.problems import Problem, listed, quoted
 from leadpost.lib.ssn import mask_ssn, mask_ssn_value, normalise_ssn, redact_ssn_like
 from leadpost.lib.tokens import PREFIX_LENGTH
@@ -24,8 +25,10 @@ _FILE_URL = re.compile(r"attachment_note_[0-9]+_file_url_[0-9]+", re.IGNORECASE)
 _NINE_DIGITS_ORDINARY = frozenset({"zip", "externalID"})
 
 
-def _nine_digits_are_ssn(name: str) -> bool:
-    return name not in _NINE_DIGITS_ORDINARY
+def _nine_digits_are_ssn(name: str, value: str) -> bool:
+    # A TrustedForm certificate id or a LeadiD token of its exact shape (SPEC §14) holds nine
+    # digits in a row now and then: they are part of the id, and masking them would drop it.
+    return name not in _NINE_DIGITS_ORDINARY and not nine_digits_are_ordinary(name, value)
 
 
 def mask_ssn_shapes(params: Mapping[str, str]) -> tuple[dict[str, str], list[Problem]]:
@@ -41,7 +44,7 @@ def mask_ssn_shapes(params: Mapping[str, str]) -> tuple[dict[str, str], list[Pro
         if name == "ssn" or _FILE_BODY.fullmatch(name) or _FILE_URL.fullmatch(name):
             masked[name] = value
             continue
-        safe = mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name))
+        safe = mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name, value))
         if safe is not value and safe != value:
             touched.append(name)
         masked[name] = safe
@@ -74,7 +77,7 @@ def redact_value(name: str, value: str, *, masked: bool = False) -> object:
         return redact_ssn_like(value)
     if masked and not _FILE_URL.fullmatch(name):
         return value
-    return mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name))
+    return mask_ssn_value(value, nine_digits=_nine_digits_are_ssn(name, value))
 
 
 def _names_a_secret(name: str) -> bool:

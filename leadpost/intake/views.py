@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from leadpost.accounts.models import User
+from leadpost.consent.present import evidence_json
 from leadpost.intake import actions
 from leadpost.intake.actions import Client, PostOutcome
 from leadpost.intake.config import config_for
@@ -130,6 +131,8 @@ def answer(outcome: PostOutcome) -> Answer:
                 ],
                 "warnings": warnings,
             }
+            if outcome.consent:
+                body["consent"] = evidence_json(outcome.consent)
             if outcome.cap is not None:
                 body["cap"] = outcome.cap.as_json()
         case PostResult.OVER_CAP:

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from leadpost.accounts.models import MEMBERS, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
+from leadpost.consent.present import consent_html
 from leadpost.records.duplicates import MATCH_KINDS, matched_on
 from leadpost.records.models import (
     Attachment,
@@ -27,6 +28,7 @@ from leadpost.records.models import (
     RecordType,
     SalesRecord,
 )
+from leadpost.returns.views import record_panel as return_panel
 from leadpost.routing.actions import assign_agent
 from leadpost.routing.models import AgentNotification, NotificationState
 
@@ -142,6 +144,7 @@ RECORD_FIELDS = [
     "routing_decision",
     "agent_emails",
     "custom_fields",
+    "consent_evidence",
 ]
 INDIVIDUAL_ONLY = [
     "type",
@@ -252,6 +255,10 @@ class RecordAdmin(admin.ModelAdmin[Record]):
     @admin.display(description="agent e-mails")
     def agent_emails(self, obj: Record) -> str:
         return agent_emails_of(obj)
+
+    @admin.display(description="consent evidence")
+    def consent_evidence(self, obj: Record) -> str:
+        return consent_html(obj)  # SPEC §14
 
     @admin.display(description="custom fields")
     def custom_fields(self, obj: Record) -> str:
@@ -458,6 +465,10 @@ class StaffRecordAdmin(AccountScopedAdmin[Record]):
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_agent",
                 args=[int(object_id)],
             )
+        # Its return to the vendor, and the forms to return it or undo that (SPEC §14).
+        record = self.get_object(request, object_id) if request.method == "GET" else None
+        if record is not None:
+            context.update(return_panel(request, record))
         return super().change_view(request, object_id, form_url, context)
 
     def change_agent_view(self, request: HttpRequest, pk: int) -> HttpResponse:

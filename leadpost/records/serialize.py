@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from leadpost.accounts.models import User
+from leadpost.consent.present import consent_json
 from leadpost.records.duplicates import matched_on
 from leadpost.records.models import Attachment, AttachmentState, Note, Record, RecordType
 
@@ -78,6 +80,8 @@ def record_json(record: Record) -> dict[str, Any]:
     }
     # Pinned first, then in the order they were posted.
     data["notes"] = [note_json(note) for note in record.notes.all()]
+    data["returned"] = returned_json(record)
+    data["consent"] = consent_json(record)  # SPEC §14; joined by RECORD_RELATED
     return data
 
 
@@ -98,6 +102,20 @@ def possible_duplicate_json(record: Record) -> dict[str, Any] | None:
         "vendor": url.label if url else None,
         "createdAt": earlier.created_at.isoformat(),
         "matchedOn": matched_on(record.duplicate_matched),
+    }
+
+
+def returned_json(record: Record) -> dict[str, Any] | None:
+    """The record's return to its vendor (SPEC §14), or None (selected with RECORD_RELATED)."""
+    try:
+        returned = record.vendor_return
+    except ObjectDoesNotExist:
+        return None
+    return {
+        "reason": returned.reason,
+        "note": returned.note,
+        "at": returned.returned_at.isoformat(),
+        "by": _agent(returned.returned_by),
     }
 
 
@@ -140,4 +158,6 @@ RECORD_RELATED = (
     "servicing_agent",
     "lead_source_agent",
     "duplicate_of__lead_post_url",
+    "vendor_return__returned_by",
+    "consent",
 )

@@ -133,6 +133,10 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# The same guard for other reports' CSVs (the returns report): one rule for every download.
+spreadsheet_cell = _cell
+
+
 def _csv_row(day: str, vendor: VendorFigures, counts: Counts) -> list[Any]:
     top = counts.warnings_table()[:1]
     warned = f"{top[0][0]} {top[0][1]}: {top[0][2].posts}" if top else ""

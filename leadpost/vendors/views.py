@@ -188,6 +188,10 @@ def _csv(lines: Any, name: str) -> HttpResponse:
     return response
 
 
+# The same download for other reports' CSVs (the returns report).
+csv_download = _csv
+
+
 def _file_period(period: Period) -> str:
     return f"{period.first.isoformat()}-to-{period.last.isoformat()}"
 
@@ -323,24 +327,24 @@ def vendor_page(request: HttpRequest, url_id: str) -> HttpResponse:
     return TemplateResponse(request, "staff/vendors/vendor.html", context)
 
 
-@require_safe
-def vendor_days_csv(request: HttpRequest, url_id: str) -> HttpResponse:
+def _vendor_csv(request: HttpRequest, url_id: str, what: str) -> HttpResponse:
+    """One URL's CSV download: `what` is "days" (the days and the total) or "warnings"."""
     found = _vendor_report(request, url_id)
     if isinstance(found, HttpResponse):
         return found
     figures, vendor = found
-    name = f"vendor-{vendor.url.pk}-days-{_file_period(figures.period)}.csv"
-    return _csv(csv_lines(figures), name)
+    lines = csv_lines(figures) if what == "days" else warnings_csv_lines(vendor)
+    return _csv(lines, f"vendor-{vendor.url.pk}-{what}-{_file_period(figures.period)}.csv")
+
+
+@require_safe
+def vendor_days_csv(request: HttpRequest, url_id: str) -> HttpResponse:
+    return _vendor_csv(request, url_id, "days")
 
 
 @require_safe
 def vendor_warnings_csv(request: HttpRequest, url_id: str) -> HttpResponse:
-    found = _vendor_report(request, url_id)
-    if isinstance(found, HttpResponse):
-        return found
-    figures, vendor = found
-    name = f"vendor-{vendor.url.pk}-warnings-{_file_period(figures.period)}.csv"
-    return _csv(warnings_csv_lines(vendor), name)
+    return _vendor_csv(request, url_id, "warnings")
 
 
 # --- the Lead Post URL's change page --------------------------------------------------------

@@ -24,7 +24,8 @@ class EventType(models.TextChoices):
     RECORD_ASSIGNED = "record.assigned", "record.assigned: a record got an agent, or another one"
     ATTACHMENT_STORED = "attachment.stored", "attachment.stored: a URL attachment was downloaded"
     ATTACHMENT_FAILED = "attachment.failed", "attachment.failed: a URL attachment could not be"
-    # record.returned (SPEC §14) joins these once returns exist.
+    # Staff returned a record to its vendor (SPEC §14); an undo sends no event of its own.
+    RECORD_RETURNED = "record.returned", "record.returned: staff returned a record to its vendor"
 
 
 # Sent by "Send a test event" only; no subscription chooses it.

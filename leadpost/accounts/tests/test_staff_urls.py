@@ -31,6 +31,7 @@ from leadpost.accounts.staff import AccountScopedAdmin, staff_site
 from leadpost.accounts.tests.agencies import OUR_MARKERS, THEIR_MARKERS, Agency
 from leadpost.intake.models import LeadPostUrl, PostLog
 from leadpost.records.models import Attachment, CustomField, ListValue, Note, Record
+from leadpost.returns.models import RecordReturn
 from leadpost.routing.models import (
     AgentNotification,
     AgentProfile,
@@ -102,9 +103,24 @@ SITE_VIEWS: dict[str, frozenset[Permission]] = {
     "vendor": frozenset({Permission.VIEW_POST_LOG}),
     "vendor_days_csv": frozenset({Permission.VIEW_POST_LOG}),
     "vendor_warnings_csv": frozenset({Permission.VIEW_POST_LOG}),
+    # A Lead Post URL's vendor's guide (issue 15), and its printable version.
+    "url_guide": frozenset({Permission.MANAGE_URLS}),
+    "url_guide_print": frozenset({Permission.MANAGE_URLS}),
+    # Returns (SPEC §14): the month's report and its CSV.
+    "returns": frozenset({Permission.MANAGE_DATA}),
+    "returns_csv": frozenset({Permission.MANAGE_DATA}),
 }
+# Site views that are a button's POST only: a GET is refused (405) whoever asks.
+SITE_ACTIONS = {"url_guide_share", "url_guide_revoke", "return_record", "return_undo"}
 # Site views that name a row in their path: the Agency field holding it.
-SITE_VIEW_ROW = {"vendor": "url", "vendor_days_csv": "url", "vendor_warnings_csv": "url"}
+SITE_VIEW_ROW = {
+    "vendor": "url",
+    "vendor_days_csv": "url",
+    "vendor_warnings_csv": "url",
+    **dict.fromkeys(["url_guide", "url_guide_print", "url_guide_share", "url_guide_revoke"], "url"),
+    "return_record": "individual",
+    "return_undo": "individual",
+}
 
 
 @dataclass(frozen=True)
@@ -288,6 +304,8 @@ def expected_problem(persona: Persona, url: Url, response: Any) -> str | None:
         if not persona.holds and status == 200:
             return "let a user holding no permission change rows"
         return None
+    if url.kind in SITE_ACTIONS:
+        return None if status == 405 else f"GET answered {status}, not 405"
     if url.kind in SITE_VIEWS:
         wanted = 200 if SITE_VIEWS[url.kind] <= persona.holds else 403
         return None if status == wanted else f"answered {status}, not {wanted}"
@@ -329,6 +347,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         WebhookEvent,
         WebhookDelivery,
         WebhookAttempt,
+        RecordReturn,
     ]
     rows = {}
     for table in tables:
@@ -446,4 +465,4 @@ def test_the_staff_site_serves_no_shortcut_autocomplete_or_history(urls):
 def test_the_walk_covers_every_staff_page(urls):
     walked = {url.model_admin.opts.label_lower for url in urls if url.model_admin is not None}
     assert walked == set(ROW)
-    assert {url.kind for url in urls if url.model_admin is None} >= set(SITE_VIEWS)
+    assert {url.kind for url in urls if url.model_admin is None} >= set(SITE_VIEWS) | SITE_ACTIONS

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0011_account_duplicate_window_days'),
+        ('accounts', '0012_account_duplicate_window_days'),
         ('intake', '0006_lead_post_url_caps'),
         ('records', '0006_fewer_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -99,6 +99,8 @@ def test_record_detail_shows_every_field_normalised(client, vendor_url, api_toke
         "possibleDuplicateOf": None,
         "customFields": {},
         "notes": [],
+        "returned": None,
+        "consent": None,
     }
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from leadpost.consent.tasks import sweep_claims
 from leadpost.records.tasks import sweep
 from leadpost.routing.tasks import relay_notifications, sweep_notifications
 from leadpost.server import unsafe_settings
@@ -30,6 +31,7 @@ def _sweep_forever(interval: int, stop: threading.Event) -> None:
             sweep()
             sweep_notifications()
             sweep_webhooks()
+            sweep_claims()
             roll_up()
         except Exception:
             # A sweep that fails (database restarting) is tried again at the next interval.
@@ -91,6 +93,7 @@ class Command(DbWorkerCommand):
             sweep()
             sweep_notifications()
             sweep_webhooks()
+            sweep_claims()
             roll_up()
         except Exception:
             logger.exception("attachment sweep failed")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0010_account_webhooks_allow_private'),
+        ('accounts', '0011_account_trustedform_api_key'),
     ]
 
     operations = [
