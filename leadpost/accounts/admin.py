@@ -53,6 +53,7 @@ class AccountAdmin(admin.ModelAdmin[Account]):
         "premium_workflows",
         "webhooks_allow_private",
         "fallback_agent",
+        "duplicate_window_days",
     ]
 
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
@@ -266,7 +267,8 @@ class TrustedFormKeyAdmin(admin.ModelAdmin[Account]):
 
 @admin.register(Account, site=staff_site)
 class StaffAccountAdmin(AccountScopedAdmin[Account], TrustedFormKeyAdmin):
-    """The agency's own settings: its time zone and where unroutable "Auto" leads go.
+    """The agency's own settings: its time zone, where unroutable "Auto" leads go, and the
+    window of cross-vendor duplicates (SPEC §14).
 
     The record mode has its own page (the Lead Post Utility, SPEC §10) and premium workflow actions
     are the operator's to grant, so both are shown here but not changed.
@@ -281,6 +283,7 @@ class StaffAccountAdmin(AccountScopedAdmin[Account], TrustedFormKeyAdmin):
         "record_mode",
         "premium_workflows",
         "fallback_agent",
+        "duplicate_window_days",
         *TrustedFormKeyAdmin.trustedform_fields,
     ]
     readonly_fields = ["name", "record_mode", "premium_workflows", "trustedform_key_state"]

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,9 @@ from django.utils import timezone
 from leadpost.accounts.tenancy import check_user_of, guard_m2m, saves_any
 from leadpost.lib.choices import RecordType
 from leadpost.lib.tokens import issue_token
+
+# A year: longer windows would flag a person who comes back as a new lead next season.
+MAX_DUPLICATE_WINDOW_DAYS = 365
 
 
 def validate_time_zone(value: str) -> None:
@@ -49,6 +53,16 @@ class Account(models.Model):
         default=False,
         help_text="Operators only. Lets this account's webhooks post to 10/8, 172.16/12, "
         "192.168/16, 100.64/10 and fc00::/7, on any port.",
+    )
+    # Cross-vendor duplicates (SPEC §14): a new record is flagged when a record of this account
+    # made within this many days through another Lead Post URL shares a phone, e-mail or SSN.
+    # 0 turns the check off (and its look-up on every post with it).
+    duplicate_window_days = models.PositiveSmallIntegerField(
+        "duplicate window (days)",
+        default=30,
+        validators=[MaxValueValidator(MAX_DUPLICATE_WINDOW_DAYS)],
+        help_text="A new lead whose phone, e-mail or SSN matches a lead of another Lead Post URL "
+        "made within this many days is flagged as a possible duplicate. 0 turns it off.",
     )
     # SPEC §14: the agency's TrustedForm API key, encrypted (lib/encryption.encrypt_secret); empty
     # when none. Never shown back on a page: only whether it is set.

@@ -46,6 +46,14 @@ from leadpost.records.actions import (
 )
 from leadpost.records.attachments import StoredBlob
 from leadpost.records.custom_fields import CheckedValue
+from leadpost.records.duplicates import (
+    NO_LOOKUP,
+    Duplicate,
+    Lookup,
+    find_duplicate,
+    keys_of,
+    write_keys,
+)
 from leadpost.records.inputs import AgentName, ParsedNote
 from leadpost.records.models import CustomField, ListValue, Record
 from leadpost.routing.actions import (
@@ -136,6 +144,9 @@ class _Post:
     warnings: list[Problem]
     log_fields: dict[str, Any]
     received_at: dt.datetime
+    # The cross-vendor duplicate look-up (SPEC §14), made before the transaction: the flag and
+    # the match keys the record is to write.
+    duplicate: Lookup = NO_LOOKUP
 
     @property
     def url(self) -> LeadPostUrl:
@@ -383,6 +394,31 @@ def _prepare(
         warnings,
         log_fields,
         received_at,
+        NO_LOOKUP if dry_run else _possible_duplicate(config, parsed, received_at),
+    )
+
+
+def _possible_duplicate(
+    config: AccountConfig, parsed: ParsedLead, received_at: dt.datetime
+) -> Lookup:
+    """SPEC §14: the earlier record of another URL this lead may duplicate.
+
+    Looked up here, before `store_lead`'s transaction, and not inside it or after it (measured:
+    bench/README.md, "Cross-vendor duplicates"): inside, on SQLite, the read would hold the one
+    write lock every post needs; after, the flag would need an UPDATE of the new row and a
+    second transaction. Here it is one read with no lock, and the flag rides in the INSERT. A
+    dry run makes no look-up: its answer would say nothing of it anyway (the vendor's answer
+    never reveals the flag). A window of 0 turns the look-up off, and the keys' writes with it."""
+    days = config.account.duplicate_window_days
+    if not days:
+        return NO_LOOKUP
+    keys = keys_of(parsed.fields, ssn_index(parsed.ssn) if parsed.ssn else "")
+    return find_duplicate(
+        config.account.pk,
+        config.url.pk,
+        keys,
+        received_at=received_at,
+        window=dt.timedelta(days=days),
     )
 
 
@@ -406,6 +442,7 @@ def store_lead(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         apply_decision(record, decision, at=post.received_at, today=post.today)
         warnings += _unrouted_warnings(decision)
     fastsql.insert(record)
+    _write_match_keys(post, record)
     if post.parsed.consent:  # most posts carry none, and then cost no statement (SPEC §14)
         store_evidence(record.pk, post.config.account, post.parsed.consent, now=post.received_at)
     store_custom_values(record, post.custom)
@@ -484,6 +521,10 @@ def _record_from(
     if parsed.ssn and fields is None:
         record.ssn_encrypted = encrypt_ssn(parsed.ssn)
         record.ssn_index = ssn_index(parsed.ssn)
+    duplicate = post.duplicate.duplicate
+    if duplicate is not None and fields is None:
+        record.duplicate_of_id = duplicate.record_id
+        record.duplicate_matched = duplicate.stored
     record.servicing_agent = post.agents.get("servicingAgent")
     record.lead_source_agent = post.agents.get("leadSourceAgent")
     return record
@@ -595,6 +636,11 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
         else:
             parameter = "ssn" if name.startswith("ssn_") else FIELD_PARAMETERS.get(name, name)
             refused.append(_refused(parameter, parameter))
+    # The flag and the keys are the agency's, never the vendor's (SPEC §14): refused, they are
+    # dropped without a warning in the answer, only the server log says so.
+    if post.duplicate.duplicate is not None:
+        _try(_set_flag, record, post.duplicate.duplicate)
+    _try(_write_match_keys, post, record)
     for name, value in post.wanted_lists.items():
         if name in lists:
             continue
@@ -641,6 +687,18 @@ def _salvage(post: _Post, blobs: Blobs) -> tuple[Record, PostLog]:
 
 def _set_field(record: Record, name: str, value: object) -> None:
     Record.objects.filter(pk=record.pk).update(**{name: value})
+
+
+def _write_match_keys(post: _Post, record: Record) -> None:
+    """The keys of the lead its URL has not sent in the last day (SPEC §14): one INSERT, or none."""
+    write_keys(record.account_id, post.url.pk, record.pk, post.received_at, post.duplicate.new_keys)
+
+
+def _set_flag(record: Record, duplicate: Duplicate) -> None:
+    _set_field(record, "duplicate_of_id", duplicate.record_id)
+    _set_field(record, "duplicate_matched", duplicate.stored)
+    record.duplicate_of_id = duplicate.record_id
+    record.duplicate_matched = duplicate.stored
 
 
 def _add_list_value(

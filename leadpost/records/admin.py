@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from leadpost.accounts.models import MEMBERS, Permission, SecurityGroup, User
 from leadpost.accounts.staff import AccountScopedAdmin, staff_site, staff_user
 from leadpost.consent.present import consent_html
+from leadpost.records.duplicates import MATCH_KINDS, matched_on
 from leadpost.records.models import (
     Attachment,
     AttachmentState,
@@ -117,6 +118,7 @@ RECORD_FIELDS = [
     "account",
     "created_at",
     "lead_post_url",
+    "possible_duplicate",
     "external_id",
     "first_name",
     "middle_initial",
@@ -212,6 +214,42 @@ class RecordAdmin(admin.ModelAdmin[Record]):
             who,
             how,
             format_html("<br>Skipped:<ul>{}</ul>", skipped) if decision.get("skipped") else "",
+        )
+
+    @admin.display(description="possible duplicate")
+    def possible_duplicate(self, obj: Record) -> str:
+        return self._duplicate_flag(obj, sales_visible=True)
+
+    @admin.display(description="possible duplicate")
+    def possible_duplicate_without_sales(self, obj: Record) -> str:
+        return self._duplicate_flag(obj, sales_visible=False)
+
+    def _duplicate_flag(self, obj: Record, *, sales_visible: bool) -> str:
+        """SPEC §14: "possible duplicate of record N (vendor X, date)", linked, with what matched.
+
+        Without Sales Enablement a flag naming a Sales Record is not shown at all (SPEC §10:
+        such a user learns nothing of a Sales Record, not even that one matched)."""
+        earlier = obj.duplicate_of
+        if earlier is None:
+            return "—"
+        sales = earlier.record_type == RecordType.SALES_RECORD
+        if sales and not sales_visible:
+            return "—"
+        model = "salesrecord" if sales else "individual"
+        link = reverse(f"{self.admin_site.name}:records_{model}_change", args=[earlier.pk])
+        url = earlier.lead_post_url
+        vendor = url.label if url is not None else "a Lead Post URL since deleted"
+        day = obj.account.local_date(earlier.created_at)
+        matched = ", ".join(MATCH_KINDS[k] for k in matched_on(obj.duplicate_matched))
+        return format_html(
+            '<span class="possible-duplicate">Possible duplicate of <a href="{}">{} {}</a> '
+            "(vendor {}, {}): the same {}.</span>",
+            link,
+            "Sales Record" if sales else "record",
+            earlier.pk,
+            vendor,
+            f"{day:%b %-d, %Y}",
+            matched or "details",
         )
 
     @admin.display(description="agent e-mails")
@@ -398,6 +436,21 @@ class StaffRecordAdmin(AccountScopedAdmin[Record]):
         name = f"{self.opts.app_label}_{self.opts.model_name}_agent"
         view = self.admin_site.admin_view(self.change_agent_view)  # logged in, CSRF-checked
         return [path("<int:pk>/agent/", view, name=name), *super().get_urls()]
+
+    def get_fields(self, request: HttpRequest, obj: Record | None = None) -> list[str]:  # type: ignore[override]
+        return self._flag_for(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Record | None = None) -> list[str]:
+        return self._flag_for(request, super().get_readonly_fields(request, obj))
+
+    def _flag_for(self, request: HttpRequest, names: Sequence[Any]) -> list[str]:
+        """The duplicate flag as this user may see it: on an Individual of a user without Sales
+        Enablement, one that never names a Sales Record."""
+        if staff_user(request).has_account_permission(Permission.SALES_ENABLEMENT):
+            return list(names)
+        return [
+            "possible_duplicate_without_sales" if n == "possible_duplicate" else n for n in names
+        ]
 
     def change_view(
         self,

@@ -166,6 +166,18 @@ class Record(models.Model):
     # cluster that assigned them: a logical dump restored into a new cluster starts its
     # transaction ids again below them (see the README's API section).
     txid = models.BigIntegerField(db_default=WritingTransaction(), editable=False)
+    # A possible cross-vendor duplicate (SPEC §14): the earlier record of another Lead Post URL
+    # whose phone, e-mail or SSN this one shares, found when this one was posted; and which of
+    # those matched (MATCH_KINDS, comma-separated; never the values). Set in the record's INSERT.
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # the partial index below: only flagged records carry an entry
+    )
+    duplicate_matched = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -186,6 +198,12 @@ class Record(models.Model):
                 fields=["account", "ssn_index"],
                 condition=~models.Q(ssn_index=""),
                 name="record_account_ssn",
+            ),
+            # A flagged record's earlier one, found when that one is deleted (SET_NULL).
+            models.Index(
+                fields=["duplicate_of"],
+                condition=models.Q(duplicate_of__isnull=False),
+                name="record_duplicate_of",
             ),
         ]
 
@@ -225,6 +243,31 @@ class SalesRecord(Record):
 
     class Meta:
         proxy = True
+
+
+class MatchKey(models.Model):
+    """One phone, e-mail or SSN a Lead Post URL sent, as the cross-vendor duplicate look-up reads
+    it (SPEC §14; leadpost/records/duplicates.py): a keyed hash, never the value; the record
+    that sent it; when. Written at most once a day per key and URL, and purged past the longest
+    window (purge-post-log)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False, related_name="+")
+    key = models.BigIntegerField()
+    # The URL's id, not a foreign key: nothing here needs the URL row, and a URL's deletion need
+    # not touch this table.
+    lead_post_url_id = models.BigIntegerField()
+    # Deleted with its record (found by its own index); created_at is the record's, for the window.
+    record = models.ForeignKey("Record", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The look-up: an account's rows of a few keys, within the window.
+            models.Index(fields=["account", "key", "created_at"], name="match_key_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"match key of record {self.record_id}"
 
 
 class Note(models.Model):

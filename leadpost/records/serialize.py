@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from leadpost.accounts.models import User
 from leadpost.consent.present import consent_json
+from leadpost.records.duplicates import matched_on
 from leadpost.records.models import Attachment, AttachmentState, Note, Record, RecordType
 
 
@@ -60,6 +61,7 @@ def record_json(record: Record) -> dict[str, Any]:
         "county": _text(record.county),
         "servicingAgent": _agent(record.servicing_agent),
         "routing": record.routing,
+        "possibleDuplicateOf": possible_duplicate_json(record),
     }
     if individual:
         data.update(
@@ -81,6 +83,26 @@ def record_json(record: Record) -> dict[str, Any]:
     data["returned"] = returned_json(record)
     data["consent"] = consent_json(record)  # SPEC §14; joined by RECORD_RELATED
     return data
+
+
+def possible_duplicate_json(record: Record) -> dict[str, Any] | None:
+    """SPEC §14: the earlier record of another vendor this one may duplicate, and what matched
+    (the kinds only: never a value, an SSN least of all). The API's token reads the whole
+    account, Sales Records included, so the earlier record is named whatever its type."""
+    earlier = record.duplicate_of
+    if earlier is None:
+        return None
+    url = earlier.lead_post_url
+    return {
+        "recordId": earlier.pk,
+        "recordType": "individual"
+        if earlier.record_type == RecordType.INDIVIDUAL
+        else "salesRecord",
+        "leadPostUrlId": url.pk if url else None,
+        "vendor": url.label if url else None,
+        "createdAt": earlier.created_at.isoformat(),
+        "matchedOn": matched_on(record.duplicate_matched),
+    }
 
 
 def returned_json(record: Record) -> dict[str, Any] | None:
@@ -135,6 +157,7 @@ RECORD_RELATED = (
     "project_code",
     "servicing_agent",
     "lead_source_agent",
+    "duplicate_of__lead_post_url",
     "vendor_return__returned_by",
     "consent",
 )

@@ -141,6 +141,8 @@ class Counts:
     attachments_stored: int = 0
     attachments_failed: int = 0
     spend_cents: int = 0
+    # Created records flagged as possible cross-vendor duplicates (SPEC §14).
+    possible_duplicates: int = 0
 
     # --- made of -------------------------------------------------------------------------
 
@@ -159,6 +161,7 @@ class Counts:
             attachments_stored=row.attachments_stored,
             attachments_failed=row.attachments_failed,
             spend_cents=row.spend_cents,
+            possible_duplicates=row.possible_duplicates,
         )
 
     def as_stored(self) -> dict[str, Any]:
@@ -171,6 +174,7 @@ class Counts:
             "attachments_stored": self.attachments_stored,
             "attachments_failed": self.attachments_failed,
             "spend_cents": self.spend_cents,
+            "possible_duplicates": self.possible_duplicates,
         }
 
     def count_post(
@@ -180,8 +184,10 @@ class Counts:
         answer_us: int | None,
         agent_id: int | None,
         price_cents: int | None,
+        flagged: bool = False,
     ) -> list[str]:
-        """Add one post; returns the keys of its warnings that have no example yet."""
+        """Add one post (`flagged`: its record is a possible duplicate); returns the keys of its
+        warnings that have no example yet."""
         self.results[result] += 1
         bucket = bucket_of(answer_us)
         if bucket is not None:
@@ -190,6 +196,8 @@ class Counts:
             self.agents[str(agent_id or "")] += 1
             if price_cents:
                 self.spend_cents += price_cents
+            if flagged:
+                self.possible_duplicates += 1
         wanting = []
         seen: set[str] = set()
         for problem in warnings:
@@ -222,6 +230,7 @@ class Counts:
         self.attachments_stored += other.attachments_stored
         self.attachments_failed += other.attachments_failed
         self.spend_cents += other.spend_cents
+        self.possible_duplicates += other.possible_duplicates
 
     # --- read as ---------------------------------------------------------------------------
 

@@ -136,6 +136,7 @@ _STORED_COLUMNS = (
     "attachments_stored",
     "attachments_failed",
     "spend_cents",
+    "possible_duplicates",
 )
 
 

@@ -41,6 +41,8 @@ class VendorDay(models.Model):
     attachments_stored = models.PositiveIntegerField(default=0)
     attachments_failed = models.PositiveIntegerField(default=0)
     spend_cents = models.BigIntegerField(default=0)
+    # Created records flagged as possible cross-vendor duplicates (SPEC §14).
+    possible_duplicates = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -34,6 +34,8 @@ def counts_json(counts: Counts, agents: dict[str, str], *, priced: bool) -> dict
         "overCap": counts.over_cap,
         "dryRuns": counts.dry_runs,
         "duplicateRate": _rate(counts.rate(counts.duplicate)),
+        # Created records flagged as possible duplicates of another vendor's (SPEC §14).
+        "possibleDuplicates": counts.possible_duplicates,
         "rejectionRate": _rate(counts.rate(counts.rejected)),
         "answerMs": {"median": counts.median_ms, "p95": counts.p95_ms, "timed": counts.answered},
         "warnings": [
@@ -75,7 +77,12 @@ def vendor_json(vendor: VendorFigures, report: Report, *, days: bool) -> dict[st
     }
     if days:
         body["days"] = [
-            {"date": day.isoformat(), **_chart_json(counts), "dryRuns": counts.dry_runs}
+            {
+                "date": day.isoformat(),
+                **_chart_json(counts),
+                "dryRuns": counts.dry_runs,
+                "possibleDuplicates": counts.possible_duplicates,
+            }
             for day, counts in vendor.days.items()
         ]
     return body
@@ -114,6 +121,7 @@ CSV_COLUMNS = [
     "attachments_stored",
     "attachments_failed",
     "spend",
+    "possible_duplicates",
 ]
 
 
@@ -153,6 +161,7 @@ def _csv_row(day: str, vendor: VendorFigures, counts: Counts) -> list[Any]:
             counts.attachments_stored,
             counts.attachments_failed,
             _dollars(counts.spend_cents) if vendor.price_cents is not None else "",
+            counts.possible_duplicates,
         )
     ]
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from leadpost.accounts.models import Account
 from leadpost.intake.models import LeadPostUrl, PostLog
+from leadpost.lib.choices import RecordType
 from leadpost.records.models import Attachment, AttachmentState, Record
 from leadpost.vendors.counts import Counts, day_start
 from leadpost.vendors.models import RolledUp, VendorDay
@@ -42,11 +43,17 @@ _POST_COLUMNS = (
     "warnings",
     "answer_us",
     "agent_id",
+    "earlier_type",
 )
 # The post's record's servicing agent, looked up by the record's primary key for each post: a
 # join let PostgreSQL's planner hash the whole records table (a sequential scan of every record
 # of every account: 0.5 s with 900,000 of them, bench/vendor_figures.py) to match one day's posts.
 _AGENT = Subquery(Record.objects.filter(pk=OuterRef("record_id")).values("servicing_agent_id"))
+# The record type of the record the post's record is flagged as a possible duplicate of (SPEC §14),
+# looked up the same way, by primary keys, for the same reason.
+_EARLIER = Subquery(
+    Record.objects.filter(pk=OuterRef("record_id")).values("duplicate_of__record_type")
+)
 
 
 def _prices(url_ids: Iterable[int]) -> dict[int, int | None]:
@@ -62,12 +69,18 @@ def tally_posts(posts: models.QuerySet[PostLog], tz: dt.tzinfo) -> Tally:
     """What `posts` came to, per URL, record mode and day of `tz`."""
     tally: Tally = defaultdict(Counts)
     wanting: dict[tuple[Key, str], int] = {}  # a warning without an example: a post that has it
-    rows = list(posts.annotate(agent_id=_AGENT).values_list(*_POST_COLUMNS))
+    rows = list(posts.annotate(agent_id=_AGENT, earlier_type=_EARLIER).values_list(*_POST_COLUMNS))
     prices = _prices(row[1] for row in rows)
-    for pk, url_id, mode, received_at, result, warnings, answer_us, agent_id in rows:
+    for pk, url_id, mode, received_at, result, warnings, answer_us, agent_id, earlier in rows:
         key = (url_id, mode, received_at.astimezone(tz).date())
+        # A flag is counted in its post's record mode, read without Sales Enablement in the
+        # Individual mode: there, an Individual flagged against a Sales Record is not counted
+        # (the count would tell of a Sales Record; SPEC §10).
+        flagged = earlier is not None and (
+            mode == RecordType.SALES_RECORD or earlier == RecordType.INDIVIDUAL
+        )
         for warning in tally[key].count_post(
-            result, warnings or (), answer_us, agent_id, prices.get(url_id)
+            result, warnings or (), answer_us, agent_id, prices.get(url_id), flagged
         ):
             wanting.setdefault((key, warning), pk)
     _examples(tally, wanting)

@@ -134,6 +134,7 @@ def figures_row(counts: Counts, *, priced: bool) -> dict[str, Any]:
         "attachments_stored": counts.attachments_stored,
         "attachments_failed": counts.attachments_failed,
         "spend": dollars(counts.spend_cents) if priced else "",
+        "possible_duplicates": counts.possible_duplicates,
     }
 
 

@@ -176,6 +176,7 @@ def test_an_operator_lets_one_account_post_webhooks_to_private_networks(
             "time_zone": agency.time_zone,
             "record_mode": agency.record_mode,
             "fallback_agent": "",
+            "duplicate_window_days": "30",
             "webhooks_allow_private": "on",
         },
     )

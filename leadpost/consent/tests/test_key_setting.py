@@ -20,7 +20,9 @@ def page(agency: Account) -> str:
 
 
 def form(agency: Account, **changes: str) -> dict[str, str]:
-    return {"time_zone": agency.time_zone, "fallback_agent": "", **changes}
+    # The page's other fields as it shows them (the duplicate window: SPEC §14, wt-dups2).
+    fields = {"time_zone": agency.time_zone, "fallback_agent": "", "duplicate_window_days": "30"}
+    return {**fields, **changes}
 
 
 @pytest.fixture

@@ -70,23 +70,36 @@ def test_a_typical_post_takes_eight_statements_once_the_account_is_known(client,
     body, statements = _statements_of_second_post(client, vendor_url[1])
     assert body["servicingAgent"]["id"] == alice.pk
     assert [w["code"] for w in body["warnings"]] == ["unknown_custom_field"]
-    # The URL and its account's version; then, in one transaction, the record, its note, the
-    # post log, and the agent's e-mail (SPEC §12; its task is the worker's relay's to enqueue).
-    # The account has no webhook: no event, and no statement to find that out.
-    assert statements == ["SELECT", "BEGIN", *["INSERT"] * 4, "COMMIT"]
+    # The URL and its account's version, the cross-vendor duplicate look-up (SPEC §14); then,
+    # in one transaction, the record, its note, the post log, and the agent's e-mail (SPEC §12;
+    # its task is the worker's relay's to enqueue). The account has no webhook: no event, and
+    # no statement to find that out.
+    # The same person as the first post, from the same URL within a day: no match key to write.
+    assert statements == ["SELECT", "SELECT", "BEGIN", *["INSERT"] * 4, "COMMIT"]
     record = Record.objects.get(pk=body["recordId"])
     assert (record.status.value, record.lead_source.value) == ("New Lead", "Datalot")
+
+
+def test_a_new_phone_adds_one_insert_of_its_match_keys(client, vendor_url, alice):
+    """SPEC §14: the keys its URL has not sent in the last day, all in one INSERT."""
+    _post(client, vendor_url[1], externalID="first")
+    with CaptureQueriesContext(connection) as queries:
+        _post(client, vendor_url[1], externalID="second", cellPhone="319-555-0199")
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements == ["SELECT", "SELECT", "BEGIN", *["INSERT"] * 5, "COMMIT"]
+    keys = [q["sql"] for q in queries.captured_queries if "matchkey" in q["sql"].lower()]
+    assert len(keys) == 2  # the look-up and one INSERT (of the one new phone)
 
 
 def test_a_custom_value_adds_its_insert(client, vendor_url, alice, plan):
     body, statements = _statements_of_second_post(client, vendor_url[1])
     assert body["warnings"] == []
-    assert statements == ["SELECT", "BEGIN", *["INSERT"] * 5, "COMMIT"]
+    assert statements == ["SELECT", "SELECT", "BEGIN", *["INSERT"] * 5, "COMMIT"]
     assert Record.objects.get(pk=body["recordId"]).custom_values.get().value == "Gold"
 
 
-def test_a_post_without_custom_fields_or_notes_takes_six(client, vendor_url, alice):
-    # The URL; BEGIN, the record, the post log, the agent's e-mail; COMMIT.
+def test_a_post_without_custom_fields_or_notes_takes_seven(client, vendor_url, alice):
+    # The URL; the duplicate look-up; BEGIN, the record, the post log, the agent's e-mail; COMMIT.
     token = vendor_url[1]
     plain = {k: v for k, v in LEAD.items() if not k.startswith(("custom_", "attachment_"))}
     client.post(f"/leadpost/{token}", urlencode(plain), content_type=FORM)
@@ -94,7 +107,7 @@ def test_a_post_without_custom_fields_or_notes_takes_six(client, vendor_url, ali
         client.post(
             f"/leadpost/{token}", urlencode({**plain, "externalID": "2"}), content_type=FORM
         )
-    assert len(queries.captured_queries) <= 6, [q["sql"][:60] for q in queries.captured_queries]
+    assert len(queries.captured_queries) <= 7, [q["sql"][:60] for q in queries.captured_queries]
 
 
 def test_a_renamed_agent_is_seen_by_the_next_post(client, vendor_url, alice):

@@ -96,6 +96,7 @@ def test_record_detail_shows_every_field_normalised(client, vendor_url, api_toke
         "businessPhone": "(319) 555-0102",
         "leadSourceAgent": None,
         "routing": None,
+        "possibleDuplicateOf": None,
         "customFields": {},
         "notes": [],
         "returned": None,

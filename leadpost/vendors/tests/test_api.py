@@ -177,10 +177,11 @@ def test_one_vendor_with_its_days(
         "refused": 1,
         "overCap": 0,
         "dryRuns": 1,
+        "possibleDuplicates": 0,
     }
     assert all(
         d == {"date": d["date"], "created": 0, "duplicate": 0, "rejected": 0, "refused": 0,
-              "overCap": 0, "dryRuns": 0}
+              "overCap": 0, "dryRuns": 0, "possibleDuplicates": 0}
         for d in vendor["days"][:-1]
     )  # fmt: skip
     assert vendor["total"]["created"] == 3

@@ -408,7 +408,12 @@ def test_private_networks_are_the_operators_switch_never_a_staff_page(
     assert "private networks" not in page.content.decode()
     ada_client.post(
         account_page,
-        {"time_zone": agency.time_zone, "fallback_agent": "", "webhooks_allow_private": "on"},
+        {
+            "time_zone": agency.time_zone,
+            "fallback_agent": "",
+            "duplicate_window_days": "30",
+            "webhooks_allow_private": "on",
+        },
     )
     for page_path in ("/staff/", "/staff/lead-post-utility/", url_of("add")):
         assert "webhooks_allow_private" not in ada_client.get(page_path).content.decode()
@@ -428,6 +433,7 @@ def test_private_networks_are_the_operators_switch_never_a_staff_page(
             "record_mode": agency.record_mode,
             "webhooks_allow_private": "on",
             "fallback_agent": "",
+            "duplicate_window_days": "30",
         },
     )
     assert answer.status_code == 302, answer.content.decode()[:2000]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from leadpost.intake.models import CapCount, PostLog, RateWindow
 from leadpost.lib.commands import OperatorCommand
+from leadpost.records.duplicates import purge_keys
 from leadpost.vendors.rollup import archive_posts, roll_up
 from leadpost.webhooks.actions import purge_events
 
@@ -17,7 +18,8 @@ class Command(OperatorCommand):
     help = (
         "Delete post-log entries older than the retention (LEADPOST_POST_LOG_RETENTION_DAYS), "
         "and webhook events as old that nothing waits on (delivered or failed everywhere), with "
-        "their deliveries and attempts. The vendor performance counters keep what the deleted "
+        "their deliveries and attempts, and the duplicate look-up's keys past the longest "
+        "duplicate window. The vendor performance counters keep what the deleted "
         "posts came to."
     )
 
@@ -56,11 +58,20 @@ class Command(OperatorCommand):
         # ended in every time zone.
         CapCount.objects.filter(period_start__lt=(now - dt.timedelta(days=62)).date()).delete()
         events = purge_events(cutoff)
+        # The duplicate look-up's keys past the longest window (SPEC §14): its own age, not
+        # the post log's retention.
+        match_keys = purge_keys(now)
         self.report(
             options,
-            {"deleted": deleted, "webhookEvents": events, "olderThan": cutoff.isoformat()},
+            {
+                "deleted": deleted,
+                "webhookEvents": events,
+                "matchKeys": match_keys,
+                "olderThan": cutoff.isoformat(),
+            },
             [
                 f"Deleted {deleted} post-log entries received before {cutoff:%Y-%m-%d %H:%M} UTC, "
-                f"and {events} webhook events as old that nothing waits on."
+                f"and {events} webhook events as old that nothing waits on; "
+                f"{match_keys} duplicate match keys past the longest window."
             ],
         )
