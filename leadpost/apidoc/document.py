@@ -25,6 +25,7 @@ from leadpost.intake.parse import (
     STANDARD_PARAMETERS,
 )
 from leadpost.intake.views import FORM_TYPE
+from leadpost.records.duplicates import MATCH_KINDS
 from leadpost.returns.models import ReturnReason
 from leadpost.vendors.counts import REFUSED
 from leadpost.vendors.figures import DEFAULT_PERIOD, MAX_DAYS, PERIODS
@@ -71,6 +72,10 @@ def _obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Sc
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 TIME: Schema = {"type": "string", "format": "date-time"}
+POSSIBLE_DUPLICATES: Schema = {
+    **INTEGER,
+    "description": "Created records flagged as possible duplicates of another vendor's (SPEC §14).",
+}
 NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 US_DATE: Schema = {"type": ["string", "null"], "pattern": "^[0-9]{2}/[0-9]{2}/[0-9]{4}$"}
 
@@ -349,6 +354,27 @@ def _components() -> dict[str, Any]:
         "county": NULLABLE_STRING,
         "servicingAgent": _nullable(_ref("Agent")),
         "routing": _nullable(_ref("Routing")),
+        "possibleDuplicateOf": {
+            **_nullable(
+                _obj(
+                    ["recordId", "recordType", "leadPostUrlId", "vendor", "createdAt", "matchedOn"],
+                    {
+                        "recordId": INTEGER,
+                        "recordType": {"enum": ["individual", "salesRecord"]},
+                        "leadPostUrlId": _nullable(INTEGER),
+                        "vendor": NULLABLE_STRING,
+                        "createdAt": TIME,
+                        "matchedOn": {
+                            "type": "array",
+                            "items": {"enum": list(MATCH_KINDS)},
+                            "description": "What the two leads share (never the values).",
+                        },
+                    },
+                )
+            ),
+            "description": "The earlier lead of another vendor within the account's window that "
+            "shares a phone, the e-mail or the SSN (SPEC §14); null if none.",
+        },
     }
     individual_only = {
         "type": NULLABLE_STRING,
@@ -447,6 +473,7 @@ def _components() -> dict[str, Any]:
             "refusedBy",
             "overCap",
             "dryRuns",
+            "possibleDuplicates",
             "duplicateRate",
             "rejectionRate",
             "answerMs",
@@ -469,6 +496,7 @@ def _components() -> dict[str, Any]:
             },
             "overCap": INTEGER,
             "dryRuns": INTEGER,
+            "possibleDuplicates": POSSIBLE_DUPLICATES,
             "duplicateRate": rate,
             "rejectionRate": rate,
             "answerMs": _obj(
@@ -505,7 +533,16 @@ def _components() -> dict[str, Any]:
         },
     )
     day = _obj(
-        ["date", "created", "duplicate", "rejected", "refused", "overCap", "dryRuns"],
+        [
+            "date",
+            "created",
+            "duplicate",
+            "rejected",
+            "refused",
+            "overCap",
+            "dryRuns",
+            "possibleDuplicates",
+        ],
         {
             "date": {"type": "string", "format": "date"},
             "created": INTEGER,
@@ -514,6 +551,7 @@ def _components() -> dict[str, Any]:
             "refused": INTEGER,
             "overCap": INTEGER,
             "dryRuns": INTEGER,
+            "possibleDuplicates": POSSIBLE_DUPLICATES,
         },
     )
     vendor = _obj(

@@ -22,6 +22,7 @@ from leadpost.consent.present import evidence_of
 from leadpost.intake.models import LeadPostUrl, PostLog, PostResult
 from leadpost.lib.choices import RecordType
 from leadpost.lib.logredact import redact_text
+from leadpost.records.duplicates import MATCH_KINDS, matched_on
 from leadpost.records.models import Record
 from leadpost.returns.models import RecordReturn
 from leadpost.vendors.present import spreadsheet_cell
@@ -54,9 +55,20 @@ def next_month(first: dt.date) -> dt.date:
 
 
 def evidence(record: Record, post: PostLog | None) -> list[str]:
-    """What backs a return up, one line each: the consent evidence and its claim, and the post's
-    warnings (from its post-log row) (SPEC §14)."""
+    """What backs a return up, one line each (SPEC §14): the possible-duplicate flag, the consent
+    evidence and its claim, and the post's warnings (from its post-log row)."""
     lines = [_consent_line(record)]
+    earlier = record.duplicate_of
+    if earlier is not None:
+        vendor = earlier.lead_post_url.label if earlier.lead_post_url else "no URL"
+        kinds = ", ".join(MATCH_KINDS[k] for k in matched_on(record.duplicate_matched))
+        lines.insert(
+            0,
+            _text(
+                f"possible duplicate of record {earlier.pk} ({vendor}, "
+                f"{earlier.created_at.astimezone(record.account.tz).date().isoformat()}), same {kinds}"
+            ),
+        )
     if post is not None:
         for warning in post.warnings or ():
             name = warning.get("field") or "post"
@@ -147,7 +159,12 @@ def returns_report(
     )
     returns = list(
         RecordReturn.objects.filter(account=account, record__in=records)
-        .select_related("record", "record__consent", "returned_by")
+        .select_related(
+            "record__account",
+            "record__consent",
+            "record__duplicate_of__lead_post_url",
+            "returned_by",
+        )
         .order_by("record__created_at", "record_id")
     )
     url_ids = set(leads) | {r.lead_post_url_id for r in returns}

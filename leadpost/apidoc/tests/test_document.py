@@ -378,6 +378,18 @@ def test_read_api_answers_are_described(
         client.get(f"/api/v1/records/{record_id}", **auth), "GET", "/api/v1/records/{record_id}"
     )
     assert returned["returned"]["reason"] == "bad_phone"
+    # The same phone through another vendor's URL: flagged as a possible duplicate (SPEC §14).
+    other_token = LeadPostUrl.issue(vendor_url[0].account, "Acme Leads")[1]
+    again = _post(
+        client, other_token, {"firstName": "Jo", "lastName": "Dup", "cellPhone": LEAD["cellPhone"]}
+    )
+    flagged = described(
+        client.get(f"/api/v1/records/{again.json()['recordId']}", **auth),
+        "GET",
+        "/api/v1/records/{record_id}",
+    )
+    assert flagged["possibleDuplicateOf"]["recordId"] == record_id
+    assert flagged["possibleDuplicateOf"]["matchedOn"] == ["phone"]
     files = {a["fileName"]: a for note in one["notes"] for a in note["attachments"]}
     assert files["quote.pdf"]["state"] == "stored" and files["later.pdf"]["state"] == "pending"
 

@@ -270,3 +270,21 @@ def test_evidence_names_the_consent_sent_and_the_claim(lead: LeadFn) -> None:
     record.consent.save()
     (line,) = evidence(Record.objects.get(pk=record.pk), None)
     assert line.endswith("; TrustedForm claim claimed, expires 2027-03-01")
+
+
+def test_evidence_names_the_possible_duplicate_first(
+    lead: LeadFn, agency: Account, client: Client
+) -> None:
+    first = lead(cellPhone="319-555-0177")
+    token = LeadPostUrl.issue(agency, "Acme Leads")[1]
+    body = urlencode({"firstName": "Pat", "lastName": "Again", "homePhone": "(319) 555-0177"})
+    reply = client.post(
+        f"/leadpost/{token}", data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert reply.status_code == 200 and "uplicate" not in reply.content.decode()
+    second = Record.objects.get(pk=reply.json()["recordId"])
+    lines = evidence(second, None)
+    day = first.created_at.astimezone(agency.tz).date().isoformat()
+    assert lines[0] == f"possible duplicate of record {first.pk} (Datalot, {day}), same phone"
+    assert lines[1] == "consent: no evidence sent"
+    assert evidence(Record.objects.get(pk=first.pk), None) == ["consent: no evidence sent"]
