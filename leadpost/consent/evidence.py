@@ -18,6 +18,9 @@ TRUSTEDFORM_PREFIX = f"https://{TRUSTEDFORM_HOST}/"
 # shorter, and a short all-digit "id" is more likely an SSN pasted in the wrong field).
 _CERT_ID = re.compile(r"[A-Za-z0-9_-]{20,255}")
 MAX_CERT_URL = len(TRUSTEDFORM_PREFIX) + 255
+# Today's id shape, the only one whose nine digits in a row are spared SSN masking: in any other
+# shape ("ssn_123456789_...") they may be an SSN, and are masked (the id then fails _CERT_ID).
+_HEX_CERT_ID = re.compile(r"[0-9a-fA-F]{40}")
 # Jornaya LeadiD tokens are UUIDs written in capitals; hex digits and dashes, nothing else.
 _LEADID = re.compile(r"[0-9A-Fa-f](?:[0-9A-Fa-f-]{6,62})[0-9A-Fa-f]")
 MAX_LEADID = 64
@@ -98,10 +101,12 @@ def nine_digits_are_ordinary(name: str, value: str) -> bool:
 
     A 40-hex-digit certificate id or a UUID holds a run of nine digits in about one case in
     twenty: masking it would drop good evidence. Only a value of the parameter's exact shape is
-    spared; an SSN-shaped value of any other shape is still masked (SPEC §9).
+    spared (a certificate URL only with today's 40-hex-digit id); an SSN-shaped value of any
+    other shape is still masked (SPEC §9).
     """
     if name in CERT_URL_PARAMETERS:
-        return trustedform_cert_id(value.strip()) is not None
+        cert_id = trustedform_cert_id(value.strip())
+        return cert_id is not None and _HEX_CERT_ID.fullmatch(cert_id) is not None
     if name in LEADID_PARAMETERS:
         return _UUID.fullmatch(value.strip()) is not None
     return False

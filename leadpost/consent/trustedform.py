@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from leadpost.consent.evidence import MAX_CONSENT_TEXT, MAX_LANDING_URL
 from leadpost.lib.fetch import Answer, Failed, FetchError, Policy, Transient, send
+from leadpost.lib.ssn import mask_ssn_text
 
 # A claim's answer is a few KiB of JSON; anything much larger is not one.
 MAX_ANSWER_BYTES = 256 * 1024
@@ -109,8 +110,9 @@ def _read(answer: Answer) -> Claim:
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         return ""
-    # PostgreSQL refuses NUL in text; the answer is someone else's bytes.
-    return value.replace("\x00", "\ufffd")
+    # PostgreSQL refuses NUL in text; the answer is someone else's bytes, and may hold what the
+    # consumer typed on the page: SSN shapes are masked before it is stored (SPEC §9).
+    return mask_ssn_text(value.replace("\x00", "\ufffd"))
 
 
 def _when(value: Any) -> dt.datetime | None:

@@ -203,6 +203,35 @@ def test_a_certificate_is_claimed_and_the_claim_shown(
     assert KEY not in html and KEY not in caplog.text
 
 
+def test_ssn_shapes_in_trustedform_s_answer_are_masked_before_they_are_kept(
+    post: PostFn,
+    client: Client,
+    api_token: str,
+    keyed: Account,
+    trustedform: TrustedForm,
+    staff_member: Any,
+) -> None:
+    # The certificate's page URL and snapshot are the consumer's page: what they typed in it
+    # must not reach the record page, the API or webhooks in clear (SPEC §9).
+    typed = {
+        **CLAIMED,
+        "cert": {
+            **CLAIMED["cert"],
+            "page_url": "https://quotes.example.com/life?ssn=123456789",
+            "consent_text": "SSN 123-45-6789. By clicking Submit I agree to be called.",
+        },
+    }
+    trustedform.replies.append(Reply(200, json.dumps(typed).encode()))
+    record_id = post_certificate(post)
+    run_worker()
+    claim = claim_of(client, api_token, record_id)
+    assert claim["state"] == "claimed"
+    assert claim["pageUrl"] == "https://quotes.example.com/life?ssn=***-**-6789"
+    assert claim["consentText"] == "SSN ***-**-6789. By clicking Submit I agree to be called."
+    html = record_page(client, keyed, staff_member, record_id)
+    assert "123456789" not in html and "123-45-6789" not in html
+
+
 def test_a_wrong_key_fails_at_once_and_says_so(
     post: PostFn,
     client: Client,

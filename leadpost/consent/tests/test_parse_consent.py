@@ -236,12 +236,26 @@ def test_ssn_shaped_text_is_masked_in_every_evidence_parameter() -> None:
 
 def test_nine_digits_inside_a_real_certificate_id_or_uuid_are_not_an_ssn() -> None:
     # One id in twenty holds a run of nine digits: masking it would drop good evidence.
-    cert = "https://cert.trustedform.com/ab123456789cdef0123abcdef0123abcdef0123"
+    cert = "https://cert.trustedform.com/ab123456789cdef0123abcdef0123abcdef01234"
     token = "12345678-E5F6-4A7B-8C9D-A123456789BC"
     lead = parse({"xxTrustedFormCertUrl": cert, "leadid_token": token})
     assert lead.warnings == []
     assert lead.consent == {"trustedform_cert_url": cert, "leadid_token": token.upper()}
     assert redact_params({"xxTrustedFormCertUrl": cert})["xxTrustedFormCertUrl"] == cert
+
+
+def test_nine_digits_in_a_certificate_id_of_another_shape_are_an_ssn() -> None:
+    # Only today's 40-hex-digit id is spared: in any other shape the digits may be an SSN, so
+    # they are masked, and the masked id is no certificate id any more (dropped, warned).
+    cert = "https://cert.trustedform.com/ssn_123456789_xxxxxxxxxxxx"
+    lead = parse({"xxTrustedFormCertUrl": cert})
+    assert [(w.field, w.code) for w in lead.warnings] == [
+        ("xxTrustedFormCertUrl", "ssn_masked"),
+        ("xxTrustedFormCertUrl", "invalid_url"),
+    ]
+    assert lead.consent == {}
+    assert "123456789" not in repr(lead)
+    assert "123456789" not in str(redact_params({"xxTrustedFormCertUrl": cert}))
 
 
 def test_the_urls_own_token_is_cut_from_the_evidence() -> None:
