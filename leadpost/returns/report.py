@@ -54,20 +54,20 @@ def next_month(first: dt.date) -> dt.date:
     return dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
 
 
-def evidence(record: Record, post: PostLog | None) -> list[str]:
+def evidence(record: Record, post: PostLog | None, *, sales_visible: bool = True) -> list[str]:
     """What backs a return up, one line each (SPEC §14): the possible-duplicate flag, the consent
-    evidence and its claim, and the post's warnings (from its post-log row)."""
+    evidence and its claim, and the post's warnings (from its post-log row).
+
+    The report goes to the vendor: the flag names the agency's own record and its date, never
+    the other vendor. A flag naming a Sales Record is left out for a user who cannot see Sales
+    Enablement (SPEC §10), as the record page leaves it out."""
     lines = [_consent_line(record)]
     earlier = record.duplicate_of
-    if earlier is not None:
-        vendor = earlier.lead_post_url.label if earlier.lead_post_url else "no URL"
+    if earlier is not None and (sales_visible or earlier.record_type == RecordType.INDIVIDUAL):
         kinds = ", ".join(MATCH_KINDS[k] for k in matched_on(record.duplicate_matched))
+        day = earlier.created_at.astimezone(record.account.tz).date().isoformat()
         lines.insert(
-            0,
-            _text(
-                f"possible duplicate of record {earlier.pk} ({vendor}, "
-                f"{earlier.created_at.astimezone(record.account.tz).date().isoformat()}), same {kinds}"
-            ),
+            0, f"possible duplicate of record {earlier.pk}, another vendor's of {day}: same {kinds}"
         )
     if post is not None:
         for warning in post.warnings or ():
@@ -162,7 +162,7 @@ def returns_report(
         .select_related(
             "record__account",
             "record__consent",
-            "record__duplicate_of__lead_post_url",
+            "record__duplicate_of",
             "returned_by",
         )
         .order_by("record__created_at", "record_id")
@@ -188,7 +188,7 @@ def returns_report(
                 note=_text(ret.note),
                 returned_at=ret.returned_at.astimezone(tz),
                 returned_by=str(ret.returned_by) if ret.returned_by else "(a user since deleted)",
-                evidence=evidence(record, posts.get(record.pk)),
+                evidence=evidence(record, posts.get(record.pk), sales_visible=sales_visible),
             )
         )
     return ReturnsReport(account, month, sales_visible, list(vendors.values()))

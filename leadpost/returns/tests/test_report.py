@@ -285,6 +285,15 @@ def test_evidence_names_the_possible_duplicate_first(
     second = Record.objects.get(pk=reply.json()["recordId"])
     lines = evidence(second, None)
     day = first.created_at.astimezone(agency.tz).date().isoformat()
-    assert lines[0] == f"possible duplicate of record {first.pk} (Datalot, {day}), same phone"
+    assert (
+        lines[0]
+        == f"possible duplicate of record {first.pk}, another vendor's of {day}: same phone"
+    )
+    # Not to a user who cannot see Sales Enablement, when the earlier record is a Sales Record.
+    Record.objects.filter(pk=first.pk).update(record_type=RecordType.SALES_RECORD)
+    hidden = evidence(Record.objects.get(pk=second.pk), None, sales_visible=False)
+    assert hidden == ["consent: no evidence sent"]
+    shown = evidence(Record.objects.get(pk=second.pk), None, sales_visible=True)
+    assert shown[0].startswith(f"possible duplicate of record {first.pk}, another vendor's")
     assert lines[1] == "consent: no evidence sent"
     assert evidence(Record.objects.get(pk=first.pk), None) == ["consent: no evidence sent"]
