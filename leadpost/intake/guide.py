@@ -307,10 +307,14 @@ def known_parameters() -> list[str]:
     return ordered + sorted(names - set(ordered))
 
 
-def _parameter_rows(account: Account, mode: str) -> list[ParameterRow]:
+def _parameter_rows(account: Account, mode: str, *, with_values: bool) -> list[ParameterRow]:
+    """The parameters' rows; `with_values`: a few of the account's value-list entries each.
+    Only staff see those: posts add entries, so the lists hold what other vendors sent (their
+    lead sources, say), which is not one vendor's business."""
     lists: dict[str, list[str]] = {}
     wanted = {kind for kind in _LIST_OF.values()} | {ListName.SALES_STATUS}
-    for entry in ListValue.objects.filter(account=account, list_name__in=wanted).order_by("value"):
+    entries = ListValue.objects.filter(account=account, list_name__in=wanted).order_by("value")
+    for entry in entries if with_values else ():
         shown = lists.setdefault(entry.list_name, [])
         if len(shown) < LIST_VALUES_SHOWN:
             shown.append(printable(entry.value, 80))
@@ -494,7 +498,7 @@ def build_guide(url: LeadPostUrl, *, staff: bool) -> Guide:
     (SPEC §9 allows them) to tell URLs apart; the shared guide holds nothing of the token."""
     account = url.account
     mode = account.record_mode
-    parameters = _parameter_rows(account, mode)
+    parameters = _parameter_rows(account, mode, with_values=staff)
     custom, custom_sample = _custom_rows(account, mode)
     read = {row.name for row in parameters if not row.ignored}
     sample = [(name, RULES[name][1]) for name in _SAMPLE_NAMES if name in read]

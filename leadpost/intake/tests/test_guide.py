@@ -267,6 +267,20 @@ def test_the_shared_link_opens_without_login_and_holds_no_posting_token(admin, v
     assert posted.status_code == 404
 
 
+def test_the_shared_guide_holds_no_value_another_vendor_posted(admin, vendor_url):
+    # Posts add value-list entries: another vendor's lead source is the agency's business, not
+    # this vendor's. Staff see a few of each list; the shared page shows none.
+    url, _token = vendor_url
+    other_token = LeadPostUrl.issue(url.account, "Acme Leads")[1]
+    body = "firstName=A&lastName=B&leadSource=AcmeCompetitorSource&status=Acme+Hot"
+    assert Client().post(f"/leadpost/{other_token}", body, content_type=FORM).status_code == 200
+    staff_text = page(admin.get(guide_path(url)))
+    assert "AcmeCompetitorSource" in staff_text and "Acme Hot" in staff_text
+    shared = page(Client().get(f"/guide/{share(admin, url)}"))
+    assert "Posting leads to Datalot" in shared
+    assert "AcmeCompetitorSource" not in shared and "Acme Hot" not in shared
+
+
 def test_a_revoked_or_replaced_link_is_refused_in_words(admin, vendor_url):
     url, _token = vendor_url
     first = share(admin, url)
