@@ -20,6 +20,7 @@ from leadpost.consent.evidence import trustedform_cert_id
 from leadpost.consent.models import ClaimState, ConsentEvidence
 from leadpost.consent.trustedform import Expired, FetchError, claim
 from leadpost.lib.encryption import decrypt_secret
+from leadpost.records.tasks import fetch_backoff
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,6 @@ logger = logging.getLogger(__name__)
 def claim_certificate(record_id: int) -> str:
     """One attempt at claiming a record's TrustedForm certificate; the row says what happened."""
     return attempt(record_id)
-
-
-def _backoff(attempts: int) -> dt.timedelta:
-    base: int = settings.LEADPOST_FETCH_BACKOFF_SECONDS
-    return dt.timedelta(seconds=base * 2 ** max(0, attempts - 1))
 
 
 def _take(record_id: int, now: dt.datetime) -> str | None:
@@ -101,7 +97,7 @@ def _failed_attempt(evidence: ConsentEvidence, token: str, exc: FetchError) -> s
         pk=evidence.pk, claim_state=ClaimState.PENDING, claim_lease_token=token
     )
     if exc.retry and attempts < settings.LEADPOST_FETCH_MAX_TRIES:
-        later = timezone.now() + _backoff(attempts)
+        later = timezone.now() + fetch_backoff(attempts)
         with transaction.atomic():
             if mine.update(
                 claim_error=reason,

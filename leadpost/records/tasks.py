@@ -44,7 +44,8 @@ def fetch_policy() -> Policy:
     )
 
 
-def _backoff(attempts: int) -> dt.timedelta:
+def fetch_backoff(attempts: int) -> dt.timedelta:
+    """How long a fetch (a download, a TrustedForm claim) waits before its next try."""
     base: int = settings.LEADPOST_FETCH_BACKOFF_SECONDS
     return dt.timedelta(seconds=base * 2 ** max(0, attempts - 1))
 
@@ -117,7 +118,7 @@ def _failed_attempt(attachment: Attachment, token: str, exc: FetchError) -> str:
         pk=attachment.pk, lease_token=token, state=AttachmentState.PENDING
     )
     if exc.retry and attachment.attempts < settings.LEADPOST_FETCH_MAX_TRIES:
-        later = now + _backoff(attachment.attempts)
+        later = now + fetch_backoff(attachment.attempts)
         with transaction.atomic():
             if mine.update(error=reason, next_attempt_at=later, lease_until=None, lease_token=""):
                 download_attachment.using(run_after=later).enqueue(attachment.pk)

@@ -5,10 +5,8 @@ account's API key nowhere but in the Authorization header sent to TrustedForm.""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
@@ -25,6 +22,7 @@ from leadpost.conftest import PostFn
 from leadpost.consent.tasks import sweep_claims
 from leadpost.consent.trustedform import MAX_ANSWER_BYTES
 from leadpost.lib.encryption import encrypt_secret
+from leadpost.records.tests.test_attachments import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,25 +129,6 @@ def keyed(agency: Account) -> Account:
     agency.trustedform_api_key = encrypt_secret(KEY)
     agency.save()
     return agency
-
-
-def run_worker() -> None:
-    """Everything queued for now, as `leadpost worker --batch` runs it (see test_attachments)."""
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in signals}
-    try:
-        call_command(
-            "worker",
-            "--batch",
-            "--no-startup-delay",
-            "--interval",
-            "0",
-            stdout=io.StringIO(),
-            stderr=io.StringIO(),
-        )
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def post_certificate(post: PostFn) -> int:
