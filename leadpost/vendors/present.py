@@ -125,7 +125,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value: Any) -> Any:
+def spreadsheet_cell(value: Any) -> Any:
     """A cell a spreadsheet shows as text: a vendor's label starting with =, +, - or @ would be
     read as a formula (CSV injection)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -133,15 +133,11 @@ def _cell(value: Any) -> Any:
     return value
 
 
-# The same guard for other reports' CSVs (the returns report): one rule for every download.
-spreadsheet_cell = _cell
-
-
 def _csv_row(day: str, vendor: VendorFigures, counts: Counts) -> list[Any]:
     top = counts.warnings_table()[:1]
     warned = f"{top[0][0]} {top[0][1]}: {top[0][2].posts}" if top else ""
     return [
-        _cell(x)
+        spreadsheet_cell(x)
         for x in (
             day,
             vendor.url.pk,
@@ -198,12 +194,12 @@ def warnings_csv_lines(vendor: VendorFigures) -> Iterator[str]:
         share = total.rate(warned.posts)
         writer.writerow(
             [
-                _cell(name),
-                _cell(code),
+                spreadsheet_cell(name),
+                spreadsheet_cell(code),
                 warned.posts,
                 "" if share is None else f"{share:.4f}",
-                _cell(warned.example),
-                _cell(warned.message),
+                spreadsheet_cell(warned.example),
+                spreadsheet_cell(warned.message),
             ]
         )
     yield buffer.getvalue()

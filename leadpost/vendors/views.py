@@ -179,17 +179,13 @@ def _vendor_days(vendor: VendorFigures) -> list[tuple[dt.date, dict[str, int]]]:
     return [(day, counts.by_chart_result()) for day, counts in vendor.days.items()]
 
 
-def _csv(lines: Any, name: str) -> HttpResponse:
+def csv_download(lines: Any, name: str) -> HttpResponse:
     # The file's name is made of ids and dates only: nothing the user or a vendor typed. The
     # byte-order mark makes spreadsheets (Excel above all) read the file as UTF-8, so a vendor's
     # label with accents opens as written; the read API's CSV, for programs, has none.
     response = HttpResponse("\ufeff" + "".join(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-# The same download for other reports' CSVs (the returns report).
-csv_download = _csv
 
 
 def _file_period(period: Period) -> str:
@@ -250,7 +246,7 @@ def vendors_csv(request: HttpRequest) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     _, figures = found
-    return _csv(csv_lines(figures), f"vendors-{_file_period(figures.period)}.csv")
+    return csv_download(csv_lines(figures), f"vendors-{_file_period(figures.period)}.csv")
 
 
 # --- one Lead Post URL ----------------------------------------------------------------------
@@ -334,7 +330,7 @@ def _vendor_csv(request: HttpRequest, url_id: str, what: str) -> HttpResponse:
         return found
     figures, vendor = found
     lines = csv_lines(figures) if what == "days" else warnings_csv_lines(vendor)
-    return _csv(lines, f"vendor-{vendor.url.pk}-{what}-{_file_period(figures.period)}.csv")
+    return csv_download(lines, f"vendor-{vendor.url.pk}-{what}-{_file_period(figures.period)}.csv")
 
 
 @require_safe
