@@ -143,7 +143,7 @@ RULES: dict[str, tuple[str, str]] = {
         "Lee",
     ),
     "leadSourceAgentLastName": ("With leadSourceAgentFirstName (see there).", "Park"),
-    # SPEC §14's consent evidence: words only; each row appears once the parser reads the name.
+    # SPEC §14's consent evidence.
     "xxTrustedFormCertUrl": (
         "The TrustedForm certificate URL of the consumer's consent (also trustedFormCertUrl); "
         "stored as the record's consent evidence.",
