@@ -26,7 +26,7 @@ from leadpost.records.models import Record
 from leadpost.returns import actions
 from leadpost.returns.models import RecordReturn, ReturnReason
 from leadpost.returns.report import MonthError, csv_lines, parse_month, returns_report
-from leadpost.vendors.views import MAX_ID_DIGITS, csv_download, percent
+from leadpost.vendors.views import MAX_ID_DIGITS, account_reader, csv_download, percent
 
 NEEDED = Permission.MANAGE_DATA
 TITLE = "Returns to vendors"
@@ -151,13 +151,7 @@ def record_panel(request: HttpRequest, record: Record) -> dict[str, Any]:
 
 
 def _reader(request: HttpRequest) -> tuple[Account, bool] | HttpResponse:
-    user = staff_user(request)
-    if user.account is None:
-        context = {**staff_site.each_context(request), "title": TITLE}
-        return TemplateResponse(request, "staff/vendors/operator.html", context, status=403)
-    if not user.has_account_permission(NEEDED):
-        return staff_site.forbidden(request, TITLE, NEEDED.label)
-    return user.account, user.has_account_permission(Permission.SALES_ENABLEMENT)
+    return account_reader(request, TITLE, NEEDED)
 
 
 def _url_id(request: HttpRequest) -> int | None:

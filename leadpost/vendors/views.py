@@ -36,7 +36,7 @@ from leadpost.vendors.figures import (
 from leadpost.vendors.present import csv_lines, warnings_csv_lines
 
 TITLE = "Vendor performance"
-NEEDED = "View Lead Post Log"
+NEEDED = Permission.VIEW_POST_LOG
 # A label is at most 200 characters when saved through a form; shown cut, whatever was stored.
 LABEL_SHOWN = 120
 # Longer than any id a row can have (a bigint): refused before it reaches the database.
@@ -65,16 +65,23 @@ def dollars(cents: int) -> str:
 # --- who may read, and what period ---------------------------------------------------------
 
 
-def _reader(request: HttpRequest) -> tuple[Account, bool] | HttpResponse:
-    """The user's account and whether they see Sales Record mode posts, or the 403 page."""
+def account_reader(
+    request: HttpRequest, title: str, needed: Permission
+) -> tuple[Account, bool] | HttpResponse:
+    """The user's account and whether they see Sales Record mode posts, or the 403 page of a
+    page titled `title` that needs `needed` (these pages and the returns report alike)."""
     user = staff_user(request)
     if user.account is None:
         # An operator belongs to no account, and these pages are one account's.
-        context = {**staff_site.each_context(request), "title": TITLE}
+        context = {**staff_site.each_context(request), "title": title}
         return TemplateResponse(request, "staff/vendors/operator.html", context, status=403)
-    if not user.has_account_permission(Permission.VIEW_POST_LOG):
-        return staff_site.forbidden(request, TITLE, NEEDED)
+    if not user.has_account_permission(needed):
+        return staff_site.forbidden(request, title, needed.label)
     return user.account, user.has_account_permission(Permission.SALES_ENABLEMENT)
+
+
+def _reader(request: HttpRequest) -> tuple[Account, bool] | HttpResponse:
+    return account_reader(request, TITLE, NEEDED)
 
 
 def _period_query(period: Period) -> str:
